@@ -175,18 +175,20 @@ def error_body(
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
+def _is_field_name(part: str) -> bool:
+    """pydantic appends union members tried (`str`, `list[str]`, `function-after[...]`)."""
+    return not ("[" in part or part in {"str", "int", "float", "bool"}
+                or part.startswith("function-"))
+
+
 def loc_to_param(loc: tuple[Any, ...] | list[Any]) -> str | None:
     """Turn a pydantic error location into OpenAI's `param` (e.g. `messages[0].content`)."""
-    parts = [p for p in loc if p != "body"]
-    # pydantic appends the union member tried (e.g. 'str', 'list[str]'): not a field name.
     out = ""
-    for part in parts:
+    for part in loc:
+        if part == "body":
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
-        elif isinstance(part, str) and ("[" in part or part in {"str", "int", "float", "bool"}):
-            continue
-        elif isinstance(part, str) and part.startswith("function-"):
-            continue
-        else:
-            out += f".{part}" if out else str(part)
+        elif isinstance(part, str) and _is_field_name(part):
+            out += f".{part}" if out else part
     return out or None

@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MAAS_", env_file=".env", extra="ignore")
 
     data_dir: Path = Field(default=Path.home() / ".maas", description="State: DB, caches, keys.")
-    database_url: str = Field(default="", description="SQLAlchemy URL; SQLite in data_dir if empty.")
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty: SQLite in data_dir.")
     host: str = "127.0.0.1"
     port: int = 8000
     admin_api_key: str | None = Field(default=None, repr=False)

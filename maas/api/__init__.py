@@ -1,0 +1,1 @@
+"""HTTP edge: the OpenAI-compatible `/v1` surface, the admin API and health/metrics."""

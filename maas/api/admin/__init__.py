@@ -1,0 +1,1 @@
+"""Admin REST API (platform admin keys): for the console and for automation."""

@@ -1,0 +1,54 @@
+"""FastAPI dependencies: the services container and the calling principal."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import Request
+
+from maas.api.errors import AuthError
+from maas.services import Services
+from maas.tenancy.keys import authenticate
+from maas.tenancy.principal import Principal
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError(
+            "You didn't provide an API key. Provide it in the Authorization header "
+            "(Authorization: Bearer YOUR_KEY)."
+        )
+    return token.strip()
+
+
+def _redact(secret: str) -> str:
+    return secret[:8] + "*" * 4 + secret[-4:] if len(secret) > 12 else "****"
+
+
+async def principal(request: Request) -> Principal:
+    """The principal for the bearer key; 401 in OpenAI's words when it is not valid."""
+    secret = _bearer(request)
+    svc = services(request)
+
+    def lookup() -> Principal | None:
+        with svc.db.session() as session:
+            return authenticate(session, secret)
+
+    found = await asyncio.to_thread(lookup)
+    if found is None:
+        raise AuthError(f"Incorrect API key provided: {_redact(secret)}.")
+    request.state.principal = found
+    return found
+
+
+async def platform_admin(request: Request) -> Principal:
+    found = await principal(request)
+    if not found.is_platform_admin:
+        raise AuthError("This endpoint needs a platform admin key.", "permission_denied", 403)
+    return found

@@ -1,0 +1,94 @@
+"""Every error leaves the gateway in OpenAI's envelope with OpenAI's status codes."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from maas.engines.upstream import UpstreamStatusError
+from maas.errors import (
+    InvalidRequest,
+    MaasError,
+    ModelNotFound,
+    ModelNotReady,
+    NotFound,
+    PermissionDenied,
+    UpstreamError,
+)
+from maas.protocol import error_body, loc_to_param
+
+log = logging.getLogger(__name__)
+
+
+class AuthError(Exception):
+    def __init__(self, message: str, code: str = "invalid_api_key", status: int = 401) -> None:
+        super().__init__(message)
+        self.message, self.code, self.status = message, code, status
+
+
+_STATUS: list[tuple[type[MaasError], int, str]] = [
+    (ModelNotFound, 404, "invalid_request_error"),
+    (NotFound, 404, "invalid_request_error"),
+    (InvalidRequest, 400, "invalid_request_error"),
+    (PermissionDenied, 403, "permission_error"),
+    (ModelNotReady, 503, "service_unavailable"),
+    (UpstreamError, 502, "server_error"),
+]
+
+
+def error_response(status: int, message: str, type_: str, param: str | None = None,
+                   code: str | None = None, headers: dict[str, str] | None = None
+                   ) -> JSONResponse:
+    return JSONResponse(error_body(message, type_, param, code), status_code=status,
+                        headers=headers)
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
+    first = exc.errors()[0]
+    param = loc_to_param(first.get("loc", ()))
+    msg = str(first.get("msg", "invalid value"))
+    if first.get("type") == "json_invalid":
+        return "We could not parse the JSON body of your request.", None
+    if first.get("type") == "missing":
+        return f"Missing required parameter: '{param}'.", param
+    return f"Invalid value for '{param}': {msg}.", param
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        message, param = _validation_message(exc)
+        return error_response(400, message, "invalid_request_error", param, "invalid_value")
+
+    @app.exception_handler(AuthError)
+    async def _auth(_: Request, exc: AuthError) -> JSONResponse:
+        type_ = "invalid_request_error" if exc.status == 401 else "permission_error"
+        return error_response(exc.status, exc.message, type_, None, exc.code)
+
+    @app.exception_handler(MaasError)
+    async def _domain(_: Request, exc: MaasError) -> JSONResponse:
+        for cls, status, type_ in _STATUS:
+            if isinstance(exc, cls):
+                headers = {"retry-after": "5"} if status == 503 else None
+                return error_response(status, exc.message, type_, exc.param, exc.code, headers)
+        return error_response(400, exc.message, "invalid_request_error", exc.param, exc.code)
+
+    @app.exception_handler(UpstreamStatusError)
+    async def _upstream(_: Request, exc: UpstreamStatusError) -> JSONResponse:
+        return JSONResponse(exc.body, status_code=exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        type_ = "invalid_request_error" if exc.status_code < 500 else "server_error"
+        code = "not_found" if exc.status_code == 404 else None
+        return error_response(exc.status_code, str(exc.detail), type_, None, code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(500, "The server had an error while processing your request.",
+                              "server_error", None, "internal_error")

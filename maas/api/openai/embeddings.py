@@ -1,0 +1,26 @@
+"""`POST /v1/embeddings`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from maas.api.deps import principal, services
+from maas.api.openai.serving import Forwarder, check_kind
+from maas.protocol import EmbeddingRequest
+from maas.services import Services
+from maas.tenancy.principal import Principal
+
+router = APIRouter()
+
+
+@router.post("/v1/embeddings")
+async def embeddings(
+    body: EmbeddingRequest, request: Request,
+    who: Principal = Depends(principal), svc: Services = Depends(services),
+) -> Response:
+    route = await svc.router.route(body.model)
+    check_kind(route, "embeddings")
+    forwarder = Forwarder(svc, request, "embeddings", route)
+    return await forwarder.json("/embeddings", body.model_dump(exclude_unset=True,
+                                                                exclude_none=True))

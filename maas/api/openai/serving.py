@@ -1,0 +1,148 @@
+"""Forwarding a validated request to its engine: JSON or SSE, metered and cancellable.
+
+Streams are primed (first chunk read) before the response starts, so an engine's 4xx
+still reaches the client as a proper HTTP error; after that, errors arrive as an SSE
+`error` event. Closing the client connection closes the engine connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from maas.engines.router import Route
+from maas.engines.upstream import UpstreamStatusError
+from maas.errors import InvalidRequest, MaasError
+from maas.protocol import error_body
+from maas.services import Services
+
+T = TypeVar("T")
+
+DISCONNECT_POLL_SECONDS = 0.25
+ENDPOINT_KINDS = {
+    "chat.completions": ("chat",),
+    "completions": ("chat", "completion"),
+    "embeddings": ("embedding",),
+}
+ENDPOINT_HINT = {"chat": "/v1/chat/completions", "completion": "/v1/completions",
+                 "embedding": "/v1/embeddings", "rerank": "/v1/rerank"}
+
+
+def check_kind(route: Route, endpoint: str) -> None:
+    kind = route.manifest.kind
+    if kind not in ENDPOINT_KINDS[endpoint]:
+        raise InvalidRequest(
+            f"The model '{route.manifest.id}' is a {kind} model and cannot serve "
+            f"/v1/{endpoint.replace('.', '/')}; use {ENDPOINT_HINT[kind]}.",
+            param="model", code="model_not_supported",
+        )
+
+
+async def until_disconnect(request: Request, work: Awaitable[T]) -> T | None:
+    """Run `work`, cancelling it if the client goes away first (frees the engine slot)."""
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=DISCONNECT_POLL_SECONDS)
+            if done:
+                return task.result()
+            if await request.is_disconnected():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+                return None
+    finally:
+        if not task.done():
+            task.cancel()
+
+
+class Forwarder:
+    """One request's trip to its engine and back, observed by the metrics."""
+
+    def __init__(self, svc: Services, request: Request, endpoint: str, route: Route) -> None:
+        self.svc = svc
+        self.request = request
+        self.endpoint = endpoint
+        self.route = route
+        self.started = time.perf_counter()
+        self.request_id: str | None = request.scope.get("state", {}).get("request_id")
+
+    def _observe(self, status: int, usage: dict[str, int] | None) -> None:
+        self.svc.metrics.observe(self.endpoint, self.route.manifest.id, status,
+                                 time.perf_counter() - self.started, usage)
+
+    def _payload(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {**body, "model": self.route.upstream_model}
+
+    async def json(self, path: str, body: dict[str, Any]) -> Response:
+        try:
+            result = await until_disconnect(self.request, self.svc.upstream.post(
+                self.route, path, self._payload(body), self.request_id))
+        except UpstreamStatusError as exc:
+            self._observe(exc.status, None)
+            raise
+        except MaasError:
+            self._observe(502, None)
+            raise
+        if result is None:  # client went away; nobody reads this
+            self._observe(499, None)
+            return Response(status_code=499)
+        result["model"] = self.route.manifest.id
+        self._observe(200, result.get("usage"))
+        return JSONResponse(result)
+
+    async def stream(self, path: str, body: dict[str, Any], include_usage: bool) -> Response:
+        payload = self._payload(body)
+        payload["stream"] = True
+        payload["stream_options"] = {"include_usage": True}  # we always meter
+        chunks = self.svc.upstream.stream(self.route, path, payload, self.request_id)
+        try:
+            first = await chunks.__anext__()
+        except StopAsyncIteration:
+            first = None
+        except UpstreamStatusError as exc:
+            self._observe(exc.status, None)
+            raise
+        except MaasError:
+            self._observe(502, None)
+            raise
+        return StreamingResponse(self._relay(first, chunks, include_usage),
+                                 media_type="text/event-stream",
+                                 headers={"cache-control": "no-cache"})
+
+    async def _relay(self, first: dict[str, Any] | None,
+                     chunks: AsyncIterator[dict[str, Any]], include_usage: bool
+                     ) -> AsyncIterator[str]:
+        usage: dict[str, int] | None = None
+        status = 200
+        try:
+            chunk = first
+            while chunk is not None:
+                chunk["model"] = self.route.manifest.id
+                if chunk.get("usage"):
+                    usage = chunk["usage"]
+                    if not include_usage:
+                        chunk.pop("usage")
+                        if not chunk.get("choices"):
+                            chunk = await anext(chunks, None)
+                            continue
+                yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+                chunk = await anext(chunks, None)
+            yield "data: [DONE]\n\n"
+        except (MaasError, UpstreamStatusError) as exc:
+            status = 502
+            message = exc.message if isinstance(exc, MaasError) else str(exc.body)
+            yield f"data: {json.dumps(error_body(message, 'server_error'))}\n\n"
+        except asyncio.CancelledError:
+            status = 499
+            raise
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
+            self._observe(status, usage)

@@ -1,0 +1,78 @@
+"""The composition root: `create_app(settings)` builds every service exactly once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from maas import __version__
+from maas.api import health
+from maas.api.admin import keys as admin_keys
+from maas.api.admin import models as admin_models
+from maas.api.errors import install_error_handlers
+from maas.api.metrics import Metrics
+from maas.api.openai import chat, completions, embeddings, models
+from maas.api.request_id import RequestIdMiddleware
+from maas.catalog.models import load_model_manifests
+from maas.db.database import Database
+from maas.engines.availability import EngineSelector
+from maas.engines.registry import ModelRegistry
+from maas.engines.router import Router
+from maas.engines.supervisor import Supervisor
+from maas.engines.upstream import UpstreamClient
+from maas.services import Services
+from maas.settings import Settings
+from maas.tenancy.bootstrap import bootstrap
+
+log = logging.getLogger(__name__)
+
+
+def build_services(settings: Settings, selector: EngineSelector | None = None) -> Services:
+    """Database (migrated), tenancy bootstrap, model registry, engine plumbing."""
+    settings.ensure_dirs()
+    db = Database(settings.database_url)
+    db.upgrade()
+    with db.session() as session:
+        result = bootstrap(session, settings)
+    if result.generated_admin_key:
+        log.warning(
+            "\n\n  Generated the platform admin API key (shown once; also saved to %s):\n"
+            "      %s\n", settings.admin_key_file, result.generated_admin_key,
+        )
+    registry = ModelRegistry(db, selector or EngineSelector(settings))
+    registry.sync(load_model_manifests(settings.models_dir))
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.upstream_timeout, connect=5.0),
+        limits=httpx.Limits(max_connections=512, max_keepalive_connections=128),
+    )
+    supervisor = Supervisor(settings, registry, http)
+    return Services(
+        settings=settings, db=db, registry=registry, supervisor=supervisor,
+        router=Router(registry, supervisor), upstream=UpstreamClient(http), metrics=Metrics(),
+    )
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    svc = services or build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await svc.supervisor.start()
+        try:
+            yield
+        finally:
+            await svc.supervisor.stop()
+            await svc.upstream.http.aclose()
+            svc.db.dispose()
+
+    app = FastAPI(title="Industry MaaS", version=__version__, lifespan=lifespan)
+    app.state.services = svc
+    app.add_middleware(RequestIdMiddleware)
+    install_error_handlers(app)
+    for module in (health, models, chat, completions, embeddings, admin_models, admin_keys):
+        app.include_router(module.router)
+    return app

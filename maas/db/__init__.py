@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables, the engine/session factory and Alembic migrations."""

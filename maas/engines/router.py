@@ -1,0 +1,63 @@
+"""Router: model id -> the engine endpoint that serves it right now."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from maas.catalog.models import ModelManifest
+from maas.engines.registry import ModelRegistry
+from maas.engines.supervisor import Supervisor
+from maas.errors import ModelNotFound, ModelNotReady
+
+
+@dataclass(frozen=True)
+class Route:
+    manifest: ModelManifest
+    base_url: str
+    upstream_model: str
+    api_key: str | None = None
+
+
+class Router:
+    def __init__(self, registry: ModelRegistry, supervisor: Supervisor,
+                 ready_wait: float = 30.0) -> None:
+        self.registry = registry
+        self.supervisor = supervisor
+        self.ready_wait = ready_wait
+
+    def manifest(self, model_id: str) -> ModelManifest:
+        """The manifest of an enabled model; 404 for unknown or disabled ones."""
+        record = self.registry.snapshot.get(model_id)
+        manifest = self.registry.manifests.get(model_id)
+        if record is None or manifest is None:
+            raise ModelNotFound(f"The model '{model_id}' does not exist", param="model")
+        if not record.enabled:
+            raise ModelNotFound(f"The model '{model_id}' is disabled on this platform",
+                                param="model")
+        return manifest
+
+    async def route(self, model_id: str) -> Route:
+        manifest = self.manifest(model_id)
+        record = self.registry.snapshot[model_id]
+        if record.engine is None:
+            raise ModelNotReady(
+                f"The model '{model_id}' is unavailable on this deployment: "
+                f"{record.status_reason}"
+            )
+        spec = next(e for e in manifest.engines if e.kind == record.engine)
+        if spec.kind == "remote":
+            assert spec.base_url is not None
+            key = os.environ.get(spec.api_key_env) if spec.api_key_env else None
+            return Route(manifest, spec.base_url.rstrip("/"), spec.upstream_model or manifest.id,
+                         key)
+        if not self.supervisor.is_ready(model_id) and not await self.supervisor.wait_ready(
+            model_id, self.ready_wait
+        ):
+            reason = self.registry.snapshot[model_id].status_reason or "still loading"
+            raise ModelNotReady(f"The model '{model_id}' is not ready yet ({reason}); "
+                                "retry shortly")
+        base_url = self.supervisor.base_url(model_id)
+        if base_url is None:
+            raise ModelNotReady(f"The model '{model_id}' is restarting; retry shortly")
+        return Route(manifest, base_url, manifest.id)

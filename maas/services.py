@@ -1,0 +1,24 @@
+"""The services one gateway process is built from: made once by `create_app`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from maas.api.metrics import Metrics
+from maas.db.database import Database
+from maas.engines.registry import ModelRegistry
+from maas.engines.router import Router
+from maas.engines.supervisor import Supervisor
+from maas.engines.upstream import UpstreamClient
+from maas.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    registry: ModelRegistry
+    supervisor: Supervisor
+    router: Router
+    upstream: UpstreamClient
+    metrics: Metrics

@@ -1,0 +1,1 @@
+"""Tenancy: tenants, API keys and the principal every request runs as."""
