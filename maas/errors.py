@@ -40,3 +40,9 @@ class UpstreamError(MaasError):
     """An engine failed or could not be reached."""
 
     code = "upstream_error"
+
+
+class EngineUnreachable(UpstreamError):
+    """Nothing listens at the engine's address (e.g. it just crashed): safe to retry."""
+
+    code = "engine_unreachable"

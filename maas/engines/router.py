@@ -59,5 +59,13 @@ class Router:
                                 "retry shortly")
         base_url = self.supervisor.base_url(model_id)
         if base_url is None:
+            await self.supervisor.wait_ready(model_id, self.ready_wait)
+            base_url = self.supervisor.base_url(model_id)
+        if base_url is None:
             raise ModelNotReady(f"The model '{model_id}' is restarting; retry shortly")
         return Route(manifest, base_url, manifest.id)
+
+    async def reroute(self, route: Route) -> Route:
+        """After a connection failure to a local engine: wait for its restart, route again."""
+        self.supervisor.mark_unreachable(route.manifest.id)
+        return await self.route(route.manifest.id)

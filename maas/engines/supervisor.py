@@ -74,6 +74,7 @@ class Supervisor:
         self.processes: dict[str, EngineProcess] = {}
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._side_tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -116,6 +117,15 @@ class Supervisor:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(proc.ready.wait(), timeout)
         return proc.ready.is_set()
+
+    def mark_unreachable(self, model_id: str) -> None:
+        """A request could not connect: stop routing there and check the process now."""
+        proc = self.processes.get(model_id)
+        if proc is not None:
+            proc.ready.clear()
+        task = asyncio.create_task(self.reconcile())
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
 
     async def reconcile(self) -> None:
         async with self._lock:

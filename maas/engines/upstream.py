@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from maas.engines.router import Route
-from maas.errors import UpstreamError
+from maas.errors import EngineUnreachable, UpstreamError
 
 
 class UpstreamStatusError(Exception):
@@ -55,6 +55,9 @@ class UpstreamClient:
         try:
             response = await self.http.post(route.base_url + path, json=body,
                                             headers=_headers(route, request_id))
+        except httpx.ConnectError as exc:
+            raise EngineUnreachable(f"engine for '{route.manifest.id}' unreachable: {exc!r}"
+                                    ) from exc
         except httpx.HTTPError as exc:
             raise UpstreamError(f"engine for '{route.manifest.id}' unreachable: {exc!r}") from exc
         await _raise_for_status(response)
@@ -78,5 +81,8 @@ class UpstreamClient:
                     if data == "[DONE]":
                         return
                     yield json.loads(data)
+        except httpx.ConnectError as exc:
+            raise EngineUnreachable(f"engine for '{route.manifest.id}' unreachable: {exc!r}"
+                                    ) from exc
         except httpx.HTTPError as exc:
             raise UpstreamError(f"engine for '{route.manifest.id}' failed: {exc!r}") from exc

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from maas.engines.router import Route
 from maas.engines.upstream import UpstreamStatusError
-from maas.errors import InvalidRequest, MaasError
+from maas.errors import EngineUnreachable, InvalidRequest, MaasError
 from maas.protocol import error_body
 from maas.services import Services
 
@@ -81,10 +81,20 @@ class Forwarder:
     def _payload(self, body: dict[str, Any]) -> dict[str, Any]:
         return {**body, "model": self.route.upstream_model}
 
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return await self.svc.upstream.post(self.route, path, self._payload(body),
+                                                self.request_id)
+        except EngineUnreachable:
+            if self.route.manifest.id not in self.svc.supervisor.processes:
+                raise
+            self.route = await self.svc.router.reroute(self.route)  # crashed: retry once
+            return await self.svc.upstream.post(self.route, path, self._payload(body),
+                                                self.request_id)
+
     async def json(self, path: str, body: dict[str, Any]) -> Response:
         try:
-            result = await until_disconnect(self.request, self.svc.upstream.post(
-                self.route, path, self._payload(body), self.request_id))
+            result = await until_disconnect(self.request, self._post(path, body))
         except UpstreamStatusError as exc:
             self._observe(exc.status, None)
             raise
@@ -102,11 +112,8 @@ class Forwarder:
         payload = self._payload(body)
         payload["stream"] = True
         payload["stream_options"] = {"include_usage": True}  # we always meter
-        chunks = self.svc.upstream.stream(self.route, path, payload, self.request_id)
         try:
-            first = await chunks.__anext__()
-        except StopAsyncIteration:
-            first = None
+            chunks, first = await self._open_stream(path, payload)
         except UpstreamStatusError as exc:
             self._observe(exc.status, None)
             raise
@@ -116,6 +123,20 @@ class Forwarder:
         return StreamingResponse(self._relay(first, chunks, include_usage),
                                  media_type="text/event-stream",
                                  headers={"cache-control": "no-cache"})
+
+    async def _open_stream(self, path: str, payload: dict[str, Any]
+                           ) -> tuple[AsyncIterator[dict[str, Any]], dict[str, Any] | None]:
+        """Open the engine stream and read its first chunk (retrying once after a crash)."""
+        for attempt in (1, 2):
+            chunks = self.svc.upstream.stream(self.route, path, payload, self.request_id)
+            try:
+                return chunks, await anext(chunks, None)
+            except EngineUnreachable:
+                if attempt == 2 or self.route.manifest.id not in self.svc.supervisor.processes:
+                    raise
+                self.route = await self.svc.router.reroute(self.route)
+                payload = {**payload, "model": self.route.upstream_model}
+        raise AssertionError("unreachable")
 
     async def _relay(self, first: dict[str, Any] | None,
                      chunks: AsyncIterator[dict[str, Any]], include_usage: bool
@@ -146,3 +167,4 @@ class Forwarder:
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
             self._observe(status, usage)
+
