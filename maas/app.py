@@ -26,6 +26,7 @@ from maas.engines.supervisor import Supervisor
 from maas.engines.upstream import UpstreamClient
 from maas.services import Services
 from maas.settings import Settings
+from maas.tenancy.auth_cache import PrincipalCache
 from maas.tenancy.bootstrap import bootstrap
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ def build_services(settings: Settings, selector: EngineSelector | None = None) -
     return Services(
         settings=settings, db=db, registry=registry, supervisor=supervisor,
         router=Router(registry, supervisor), upstream=UpstreamClient(http), metrics=Metrics(),
+        principals=PrincipalCache(settings.auth_cache_ttl),
     )
 
 

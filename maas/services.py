@@ -11,6 +11,7 @@ from maas.engines.router import Router
 from maas.engines.supervisor import Supervisor
 from maas.engines.upstream import UpstreamClient
 from maas.settings import Settings
+from maas.tenancy.auth_cache import PrincipalCache
 
 
 @dataclass
@@ -22,3 +23,4 @@ class Services:
     router: Router
     upstream: UpstreamClient
     metrics: Metrics
+    principals: PrincipalCache

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     max_batch_size: int = 16
     torch_threads: int | None = None
 
+    auth_cache_ttl: float = Field(default=5.0, ge=0, description="Seconds a key check is reused.")
     log_level: str = "info"
 
     @model_validator(mode="after")

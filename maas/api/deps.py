@@ -8,7 +8,7 @@ from fastapi import Request
 
 from maas.api.errors import AuthError
 from maas.services import Services
-from maas.tenancy.keys import authenticate
+from maas.tenancy.keys import authenticate, hash_secret
 from maas.tenancy.principal import Principal
 
 
@@ -35,6 +35,11 @@ async def principal(request: Request) -> Principal:
     """The principal for the bearer key; 401 in OpenAI's words when it is not valid."""
     secret = _bearer(request)
     svc = services(request)
+    key_hash = hash_secret(secret)
+    cached = svc.principals.get(key_hash)
+    if cached is not None:
+        request.state.principal = cached
+        return cached
 
     def lookup() -> Principal | None:
         with svc.db.session() as session:
@@ -43,6 +48,7 @@ async def principal(request: Request) -> Principal:
     found = await asyncio.to_thread(lookup)
     if found is None:
         raise AuthError(f"Incorrect API key provided: {_redact(secret)}.")
+    svc.principals.put(key_hash, found)
     request.state.principal = found
     return found
 

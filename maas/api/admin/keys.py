@@ -56,4 +56,6 @@ async def revoke_key(tenant_id: str, key_id: str, who: Principal = Depends(platf
         with svc.db.session() as session:
             return key_view(keys.revoke_key(session, tenant_id, key_id))
 
-    return await asyncio.to_thread(run)
+    view = await asyncio.to_thread(run)
+    svc.principals.evict_key(key_id)
+    return view
