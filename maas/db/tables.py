@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -62,5 +62,5 @@ class ModelRecord(SQLModel, table=True):
     engine: str | None = Field(default=None, max_length=32)
     endpoint: str | None = Field(default=None, max_length=500)
     status: str = Field(default="loading", max_length=32)
-    status_reason: str | None = None
+    status_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     updated_at: datetime = Field(default_factory=utcnow)
