@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from maas.api.deps import principal, services
-from maas.api.openai.serving import Forwarder, check_kind
+from maas.api.openai.serving import Forwarder, route_for
 from maas.protocol import EmbeddingRequest
 from maas.services import Services
 from maas.tenancy.principal import Principal
@@ -19,8 +19,7 @@ async def embeddings(
     body: EmbeddingRequest, request: Request,
     who: Principal = Depends(principal), svc: Services = Depends(services),
 ) -> Response:
-    route = await svc.router.route(body.model)
-    check_kind(route, "embeddings")
+    route = await route_for(svc, body.model, "embeddings")
     forwarder = Forwarder(svc, request, "embeddings", route)
     return await forwarder.json("/embeddings", body.model_dump(exclude_unset=True,
                                                                 exclude_none=True))

@@ -35,14 +35,17 @@ ENDPOINT_HINT = {"chat": "/v1/chat/completions", "completion": "/v1/completions"
                  "embedding": "/v1/embeddings", "rerank": "/v1/rerank"}
 
 
-def check_kind(route: Route, endpoint: str) -> None:
-    kind = route.manifest.kind
+async def route_for(svc: Services, model_id: str, endpoint: str) -> Route:
+    """Resolve the model, refuse the wrong endpoint before waiting on an engine, route."""
+    manifest = svc.router.manifest(model_id)
+    kind = manifest.kind
     if kind not in ENDPOINT_KINDS[endpoint]:
         raise InvalidRequest(
-            f"The model '{route.manifest.id}' is a {kind} model and cannot serve "
+            f"The model '{manifest.id}' is a {kind} model and cannot serve "
             f"/v1/{endpoint.replace('.', '/')}; use {ENDPOINT_HINT[kind]}.",
             param="model", code="model_not_supported",
         )
+    return await svc.router.route(model_id)
 
 
 async def until_disconnect(request: Request, work: Awaitable[T]) -> T | None:
