@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 MAX_STOP_SEQUENCES = 4
 
 
-class _Request(BaseModel):
+class OpenAIRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
@@ -57,7 +57,7 @@ def _normalise_stop(value: str | list[str] | None) -> list[str]:
     return stops
 
 
-class _SamplingRequest(_Request):
+class SamplingRequest(OpenAIRequest):
     """Parameters common to chat and text completions."""
 
     model: str = Field(min_length=1)
@@ -85,7 +85,7 @@ class _SamplingRequest(_Request):
         return bool(self.stream_options and self.stream_options.include_usage)
 
 
-class ChatCompletionRequest(_SamplingRequest):
+class ChatCompletionRequest(SamplingRequest):
     messages: list[ChatMessage] = Field(min_length=1)
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
@@ -98,7 +98,7 @@ class ChatCompletionRequest(_SamplingRequest):
         return self.max_completion_tokens or self.max_tokens
 
 
-class CompletionRequest(_SamplingRequest):
+class CompletionRequest(SamplingRequest):
     prompt: str | list[str]
     max_tokens: int | None = Field(default=16, ge=1)
     echo: bool = False
@@ -119,7 +119,7 @@ class CompletionRequest(_SamplingRequest):
         return self.max_tokens
 
 
-class EmbeddingRequest(_Request):
+class EmbeddingRequest(OpenAIRequest):
     model: str = Field(min_length=1)
     input: str | list[str] | list[int] | list[list[int]]
     encoding_format: Literal["float", "base64"] = "float"

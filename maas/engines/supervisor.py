@@ -118,6 +118,17 @@ class Supervisor:
             await asyncio.wait_for(proc.ready.wait(), timeout)
         return proc.ready.is_set()
 
+    def crashed(self, model_id: str) -> bool:
+        """Whether the model's process is gone (exited, or a zombie not yet reaped)."""
+        proc = self.processes.get(model_id)
+        if proc is None or proc.process is None or proc.process.returncode is not None:
+            return True
+        try:
+            state = Path(f"/proc/{proc.process.pid}/stat").read_text().split(") ")[-1][:1]
+        except OSError:  # gone already, or no procfs (then returncode alone decides)
+            return Path("/proc/self").exists()
+        return state in ("Z", "X")
+
     def mark_unreachable(self, model_id: str) -> None:
         """A request could not connect: stop routing there and check the process now."""
         proc = self.processes.get(model_id)

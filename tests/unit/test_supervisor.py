@@ -40,19 +40,25 @@ def wait_for(predicate, timeout: float = 30.0) -> None:  # noqa: ANN001
     raise AssertionError("condition not met in time")
 
 
-def test_worker_lifecycle(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    monkeypatch.chdir(REPO_ROOT)
+def local_model(tmp_path: Path, model_id: str, command, interval: float):  # noqa: ANN001, ANN201
+    """Settings and services for one local (supervised) model run by `command`."""
     weights = tmp_path / "weights.bin"
     weights.write_bytes(b"x")
     models = tmp_path / "models"
     models.mkdir()
-    (models / "local-chat.yaml").write_text(
-        f"id: local-chat\nkind: chat\nfamily: f\ncontext_length: 512\n"
+    (models / f"{model_id}.yaml").write_text(
+        f"id: {model_id}\nkind: chat\nfamily: f\ncontext_length: 512\n"
         f"source: {{path: '{weights}'}}\nengines: [{{kind: transformers}}]\n")
     settings = Settings(data_dir=tmp_path / "data", models_dir=models, admin_api_key=ADMIN_KEY,
-                        health_interval=0.2, restart_backoff_max=1.0, _env_file=None)
+                        health_interval=interval, restart_backoff_max=1.0, _env_file=None)
     svc = build_services(settings)
-    svc.supervisor.command = fake_command
+    svc.supervisor.command = command
+    return settings, svc
+
+
+def test_worker_lifecycle(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.chdir(REPO_ROOT)
+    settings, svc = local_model(tmp_path, "local-chat", fake_command, 0.2)
     admin = {"authorization": f"Bearer {ADMIN_KEY}"}
     with serve_in_thread(create_app(settings, services=svc)) as base:
         client = openai.OpenAI(base_url=f"{base}/v1", api_key=ADMIN_KEY, max_retries=0)
@@ -88,18 +94,8 @@ def test_worker_lifecycle(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
 
 
 def test_crash_loop_reports_failure_reason(tmp_path: Path) -> None:
-    weights = tmp_path / "w"
-    weights.write_bytes(b"x")
-    models = tmp_path / "models"
-    models.mkdir()
-    (models / "broken.yaml").write_text(
-        f"id: broken\nkind: chat\nfamily: f\ncontext_length: 512\n"
-        f"source: {{path: '{weights}'}}\nengines: [{{kind: transformers}}]\n")
-    settings = Settings(data_dir=tmp_path / "data", models_dir=models, admin_api_key=ADMIN_KEY,
-                        health_interval=0.1, restart_backoff_max=0.5, _env_file=None)
-    svc = build_services(settings)
-    svc.supervisor.command = lambda *a: [sys.executable, "-c",
-                                         "import sys; print('weights are corrupt'); sys.exit(3)"]
+    crash = [sys.executable, "-c", "import sys; print('weights are corrupt'); sys.exit(3)"]
+    settings, svc = local_model(tmp_path, "broken", lambda *a: crash, 0.1)
     with serve_in_thread(create_app(settings, services=svc)) as base:
         def failed() -> bool:
             info = httpx.get(f"{base}/readyz").json()["models"]["broken"]

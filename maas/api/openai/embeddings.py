@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from maas.api.deps import principal, services
-from maas.api.openai.serving import Forwarder, route_for
+from maas.api.openai.serving import forward
 from maas.protocol import EmbeddingRequest
 from maas.services import Services
 from maas.tenancy.principal import Principal
@@ -19,7 +19,4 @@ async def embeddings(
     body: EmbeddingRequest, request: Request,
     who: Principal = Depends(principal), svc: Services = Depends(services),
 ) -> Response:
-    route = await route_for(svc, body.model, "embeddings")
-    forwarder = Forwarder(svc, request, "embeddings", route)
-    return await forwarder.json("/embeddings", body.model_dump(exclude_unset=True,
-                                                                exclude_none=True))
+    return await forward(svc, request, "embeddings", body)

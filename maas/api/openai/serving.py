@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -19,8 +19,8 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from maas.engines.router import Route
 from maas.engines.upstream import UpstreamStatusError
-from maas.errors import EngineUnreachable, InvalidRequest, MaasError
-from maas.protocol import error_body
+from maas.errors import EngineUnreachable, InvalidRequest, MaasError, UpstreamError
+from maas.protocol import OpenAIRequest, SamplingRequest, error_body
 from maas.services import Services
 
 T = TypeVar("T")
@@ -31,6 +31,8 @@ ENDPOINT_KINDS = {
     "completions": ("chat", "completion"),
     "embeddings": ("embedding",),
 }
+ENDPOINT_PATHS = {"chat.completions": "/chat/completions", "completions": "/completions",
+                  "embeddings": "/embeddings"}
 ENDPOINT_HINT = {"chat": "/v1/chat/completions", "completion": "/v1/completions",
                  "embedding": "/v1/embeddings", "rerank": "/v1/rerank"}
 
@@ -84,26 +86,40 @@ class Forwarder:
     def _payload(self, body: dict[str, Any]) -> dict[str, Any]:
         return {**body, "model": self.route.upstream_model}
 
+    def _retryable(self, exc: UpstreamError) -> bool:
+        """A local engine that refused the connection or died under the request: the
+        request never completed, so after the restart it can safely be sent again."""
+        model_id = self.route.manifest.id
+        if model_id not in self.svc.supervisor.processes:
+            return False
+        return isinstance(exc, EngineUnreachable) or self.svc.supervisor.crashed(model_id)
+
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
             return await self.svc.upstream.post(self.route, path, self._payload(body),
                                                 self.request_id)
-        except EngineUnreachable:
-            if self.route.manifest.id not in self.svc.supervisor.processes:
+        except UpstreamError as exc:
+            if not self._retryable(exc):
                 raise
             self.route = await self.svc.router.reroute(self.route)  # crashed: retry once
             return await self.svc.upstream.post(self.route, path, self._payload(body),
                                                 self.request_id)
 
-    async def json(self, path: str, body: dict[str, Any]) -> Response:
+    @contextlib.contextmanager
+    def _failures_observed(self) -> Iterator[None]:
+        """Count a request that fails before any response bytes went out."""
         try:
-            result = await until_disconnect(self.request, self._post(path, body))
+            yield
         except UpstreamStatusError as exc:
             self._observe(exc.status, None)
             raise
         except MaasError:
             self._observe(502, None)
             raise
+
+    async def json(self, path: str, body: dict[str, Any]) -> Response:
+        with self._failures_observed():
+            result = await until_disconnect(self.request, self._post(path, body))
         if result is None:  # client went away; nobody reads this
             self._observe(499, None)
             return Response(status_code=499)
@@ -115,14 +131,8 @@ class Forwarder:
         payload = self._payload(body)
         payload["stream"] = True
         payload["stream_options"] = {"include_usage": True}  # we always meter
-        try:
+        with self._failures_observed():
             chunks, first = await self._open_stream(path, payload)
-        except UpstreamStatusError as exc:
-            self._observe(exc.status, None)
-            raise
-        except MaasError:
-            self._observe(502, None)
-            raise
         return StreamingResponse(self._relay(first, chunks, include_usage),
                                  media_type="text/event-stream",
                                  headers={"cache-control": "no-cache"})
@@ -134,8 +144,8 @@ class Forwarder:
             chunks = self.svc.upstream.stream(self.route, path, payload, self.request_id)
             try:
                 return chunks, await anext(chunks, None)
-            except EngineUnreachable:
-                if attempt == 2 or self.route.manifest.id not in self.svc.supervisor.processes:
+            except UpstreamError as exc:
+                if attempt == 2 or not self._retryable(exc):
                     raise
                 self.route = await self.svc.router.reroute(self.route)
                 payload = {**payload, "model": self.route.upstream_model}
@@ -171,3 +181,15 @@ class Forwarder:
             await chunks.aclose()  # type: ignore[attr-defined]
             self._observe(status, usage)
 
+
+
+async def forward(svc: Services, request: Request, endpoint: str,
+                  body: OpenAIRequest) -> Response:
+    """The whole trip for one validated `/v1` request: route, then JSON or SSE."""
+    route = await route_for(svc, body.model, endpoint)  # type: ignore[attr-defined]
+    forwarder = Forwarder(svc, request, endpoint, route)
+    payload = body.model_dump(exclude_unset=True, exclude_none=True)
+    path = ENDPOINT_PATHS[endpoint]
+    if isinstance(body, SamplingRequest) and body.stream:
+        return await forwarder.stream(path, payload, body.include_usage_in_stream())
+    return await forwarder.json(path, payload)
