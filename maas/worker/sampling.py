@@ -23,6 +23,7 @@ class SamplingParams:
     top_p: float = 1.0
     stop: list[str] = field(default_factory=list)
     seed: int | None = None
+    ignore_eos: bool = False  # vLLM's extension; benchmarks use it for fixed-length output
 
 
 def make_generator(seed: int | None, offset: int = 0) -> torch.Generator:

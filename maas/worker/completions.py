@@ -1,0 +1,180 @@
+"""`/v1/chat/completions` and `/v1/completions`: OpenAI's shapes, streaming and not.
+
+Parameters this server cannot honour (tools, logprobs, JSON mode, echo, suffix, ...)
+are rejected with a 400 naming the parameter instead of being silently ignored, so a
+client never believes it got something it did not.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from maas.protocol import ChatCompletionRequest, CompletionRequest, new_id, now, usage
+from maas.worker.errors import WorkerError, unsupported
+from maas.worker.llm import PromptTooLong
+from maas.worker.runs import Run
+from maas.worker.sampling import SamplingParams
+
+router = APIRouter()
+
+
+def _text_backend(request: Request, endpoint: str) -> Any:
+    backend = request.app.state.backend
+    manifest = request.app.state.manifest
+    if backend.kind != "text":
+        raise WorkerError(f"{manifest.id} is an embedding model; use /v1/embeddings.",
+                          param="model", code="wrong_endpoint")
+    if endpoint == "chat" and (manifest.kind != "chat" or not backend.has_chat_template):
+        raise WorkerError(f"{manifest.id} is a base model without a chat template; use "
+                          "/v1/completions with a prompt.", param="model", code="wrong_endpoint")
+    return backend
+
+
+def _extra(body: Any, name: str) -> Any:
+    return (body.model_extra or {}).get(name)
+
+
+def _check_common(body: ChatCompletionRequest | CompletionRequest) -> None:
+    for name in ("presence_penalty", "frequency_penalty"):
+        if getattr(body, name):
+            raise unsupported(name, "penalties are not implemented; leave it unset or 0")
+    if _extra(body, "logit_bias"):
+        raise unsupported("logit_bias")
+    if (_extra(body, "best_of") or 1) > 1:
+        raise unsupported("best_of")
+
+
+def _check_chat(body: ChatCompletionRequest) -> None:
+    _check_common(body)
+    if body.tools:
+        raise unsupported("tools", "this model does not do function calling")
+    if body.tool_choice not in (None, "none"):
+        raise unsupported("tool_choice")
+    if body.logprobs or _extra(body, "top_logprobs"):
+        raise unsupported("logprobs")
+    fmt = (body.response_format or {}).get("type", "text")
+    if fmt != "text":
+        raise unsupported("response_format", f"only type 'text' is supported, not {fmt!r}")
+    for i, message in enumerate(body.messages):
+        if message.role == "tool":
+            raise unsupported(f"messages[{i}].role", "tool messages need tool support")
+
+
+def _check_completion(body: CompletionRequest) -> None:
+    _check_common(body)
+    if body.echo:
+        raise unsupported("echo")
+    if body.suffix:
+        raise unsupported("suffix")
+    if body.logprobs is not None:
+        raise unsupported("logprobs")
+
+
+def _params(backend: Any, body: ChatCompletionRequest | CompletionRequest, prompt_len: int,
+            param: str) -> SamplingParams:
+    explicit = "max_tokens" in body.model_fields_set or isinstance(body, ChatCompletionRequest)
+    try:
+        return backend.sampling_params(
+            prompt_len, body.token_limit() if explicit else None, body.temperature, body.top_p,
+            body.stop_list(), body.seed, ignore_eos=bool(_extra(body, "ignore_eos")))
+    except PromptTooLong as exc:
+        raise WorkerError(str(exc), param=param, code="context_length_exceeded") from exc
+
+
+def _sse(payload: dict[str, Any] | str) -> str:
+    data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+    return f"data: {data}\n\n"
+
+
+async def _respond(request: Request, run: Run, body: Any, chat: bool) -> Any:
+    model = request.app.state.manifest.id
+    rid, created = new_id("chatcmpl" if chat else "cmpl"), now()
+    if body.stream:
+        return StreamingResponse(_stream(run, body, chat, model, rid, created),
+                                 media_type="text/event-stream",
+                                 headers={"cache-control": "no-cache"})
+    try:
+        finished = await run.wait(request.is_disconnected)
+    except BaseException:
+        run.cancel()
+        raise
+    if not finished:
+        return JSONResponse({}, status_code=499)
+    if any(c.finish_reason == "error" for c in run.choices):
+        raise WorkerError("generation failed in the model server", status=500,
+                          type_="server_error")
+    choices = [
+        {"index": i, "message": {"role": "assistant", "content": c.text},
+         "logprobs": None, "finish_reason": c.finish_reason} if chat else
+        {"index": i, "text": c.text, "logprobs": None, "finish_reason": c.finish_reason}
+        for i, c in enumerate(run.choices)
+    ]
+    return {"id": rid, "object": "chat.completion" if chat else "text_completion",
+            "created": created, "model": model, "choices": choices,
+            "usage": usage(run.prompt_tokens, run.completion_tokens)}
+
+
+async def _stream(run: Run, body: Any, chat: bool, model: str, rid: str,
+                  created: int) -> AsyncIterator[str]:
+    obj = "chat.completion.chunk" if chat else "text_completion"
+
+    def chunk(choices: list[dict[str, Any]], **extra: Any) -> str:
+        return _sse({"id": rid, "object": obj, "created": created, "model": model,
+                     "choices": choices, **extra})
+
+    try:
+        if chat:
+            for i in range(len(run.choices)):
+                yield chunk([{"index": i, "delta": {"role": "assistant", "content": ""},
+                              "logprobs": None, "finish_reason": None}])
+        async for event in run.events():
+            if event.finish_reason == "error":
+                yield _sse({"error": {"message": "generation failed in the model server",
+                                      "type": "server_error", "param": None, "code": None}})
+                return
+            if not event.text and event.finish_reason is None:
+                continue
+            reason = event.finish_reason
+            if chat:
+                delta = {"content": event.text} if event.text else {}
+                yield chunk([{"index": event.index, "delta": delta, "logprobs": None,
+                              "finish_reason": reason}])
+            else:
+                yield chunk([{"index": event.index, "text": event.text, "logprobs": None,
+                              "finish_reason": reason}])
+        if body.include_usage_in_stream():
+            yield chunk([], usage=usage(run.prompt_tokens, run.completion_tokens))
+        yield _sse("[DONE]")
+    finally:
+        run.cancel()  # the client left early (or we are done: cancelling is then a no-op)
+
+
+@router.post("/v1/chat/completions")
+async def chat_completions(request: Request, body: ChatCompletionRequest) -> Any:
+    backend = _text_backend(request, "chat")
+    _check_chat(body)
+    messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()}
+                for m in body.messages]
+    try:
+        prompt = backend.chat_prompt_ids(messages)
+    except Exception as exc:  # jinja templates raise on unsupported role orders
+        raise WorkerError(f"the chat template rejected these messages: {exc}",
+                          param="messages") from exc
+    params = _params(backend, body, len(prompt), "messages")
+    run = Run.start(backend, [prompt], params, body.n)
+    return await _respond(request, run, body, chat=True)
+
+
+@router.post("/v1/completions")
+async def completions(request: Request, body: CompletionRequest) -> Any:
+    backend = _text_backend(request, "completions")
+    _check_completion(body)
+    prompts = [backend.text_prompt_ids(p) for p in body.prompts()]
+    params = _params(backend, body, max(len(p) for p in prompts), "prompt")
+    run = Run.start(backend, prompts, params, body.n)
+    return await _respond(request, run, body, chat=False)

@@ -1,0 +1,64 @@
+"""Worker errors in OpenAI's envelope, so clients and the gateway see familiar 4xx/5xx."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from maas.protocol import error_body, loc_to_param
+
+log = logging.getLogger(__name__)
+
+
+class WorkerError(Exception):
+    """Raised by handlers; rendered as `{"error": {...}}` with `status`."""
+
+    def __init__(self, message: str, param: str | None = None, status: int = 400,
+                 type_: str = "invalid_request_error", code: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.param, self.status = message, param, status
+        self.type, self.code = type_, code
+
+
+def unsupported(param: str, what: str | None = None) -> WorkerError:
+    return WorkerError(f"'{param}' is not supported by this model server"
+                       + (f": {what}" if what else "."), param=param,
+                       code="unsupported_parameter")
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
+    first = exc.errors()[0] if exc.errors() else {}
+    param = loc_to_param(first.get("loc", ()))
+    if first.get("type") == "json_invalid":
+        return "We could not parse the JSON body of your request.", None
+    if first.get("type") == "missing":
+        return f"Missing required parameter: '{param}'.", param
+    return f"Invalid value for '{param}': {first.get('msg', 'invalid value')}.", param
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(WorkerError)
+    async def _worker_error(_: Request, exc: WorkerError) -> JSONResponse:
+        return JSONResponse(error_body(exc.message, exc.type, exc.param, exc.code),
+                            status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        message, param = _validation_message(exc)
+        return JSONResponse(error_body(message, "invalid_request_error", param),
+                            status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        type_ = "invalid_request_error" if exc.status_code < 500 else "server_error"
+        return JSONResponse(error_body(str(exc.detail), type_), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return JSONResponse(error_body("The model server had an internal error.",
+                                       "server_error"), status_code=500)

@@ -1,0 +1,124 @@
+"""The text-generation backend: a transformers model behind the continuous-batching engine.
+
+The server talks to this (or to a fake with the same methods in tests): it turns chat
+messages or a prompt into token ids, applies the manifest's defaults and the context
+limit, and starts generations whose events arrive through a callback from the engine
+thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from maas.catalog.models import ModelManifest
+from maas.settings import Settings
+from maas.worker.generation import GenerationEngine, GenerationRequest, SeqEvent, build_request
+from maas.worker.sampling import SamplingParams
+
+log = logging.getLogger(__name__)
+
+
+class PromptTooLong(ValueError):
+    """The prompt leaves no room to generate within the model's context."""
+
+
+class TransformersBackend:
+    """Loads the converted weights and owns the generation engine."""
+
+    kind = "text"
+
+    def __init__(self, manifest: ModelManifest, settings: Settings) -> None:
+        self.manifest = manifest
+        self.settings = settings
+        self.tokenizer: Any = None
+        self.model: Any = None
+        self.engine: GenerationEngine | None = None
+        self.context_length = manifest.context_length
+
+    @property
+    def has_chat_template(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+    def load(self) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from maas.worker.convert import ensure_converted
+
+        started = time.monotonic()
+        path = ensure_converted(self.manifest, self.settings.cache_dir)
+        spec = next((e for e in self.manifest.engines if e.kind == "transformers"), None)
+        dtype_name = str((spec.args if spec else {}).get("dtype", "bfloat16"))
+        dtype = getattr(torch, dtype_name)
+        self.tokenizer = AutoTokenizer.from_pretrained(str(path))
+        if self.manifest.chat_template:
+            self.tokenizer.chat_template = self.manifest.chat_template
+        self.model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype).eval()
+        model_limit = getattr(self.model.config, "max_position_embeddings", None)
+        if model_limit:
+            self.context_length = min(self.context_length, int(model_limit))
+        self.engine = GenerationEngine(self.model, self.eos_ids(),
+                                       self.settings.max_batch_size)
+        self.engine.start()
+        log.info("loaded %s (%s, context %d) in %.1f s", self.manifest.id, dtype_name,
+                 self.context_length, time.monotonic() - started)
+
+    def eos_ids(self) -> set[int]:
+        """Tokenizer EOS plus generation-config EOS ids (e.g. `<|im_end|>` for chat models)."""
+        ids: set[int] = set()
+        if self.tokenizer.eos_token_id is not None:
+            ids.add(int(self.tokenizer.eos_token_id))
+        configured = getattr(self.model.generation_config, "eos_token_id", None)
+        if isinstance(configured, int):
+            ids.add(configured)
+        elif configured:
+            ids.update(int(i) for i in configured)
+        return ids
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.stop()
+
+    def stats(self) -> dict[str, int]:
+        return self.engine.stats() if self.engine else {"active_sequences": 0}
+
+    # ------------------------------------------------------------------ prompts
+    def chat_prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
+        encoded = self.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        return [int(i) for i in encoded["input_ids"][0]]
+
+    def text_prompt_ids(self, prompt: str) -> list[int]:
+        return [int(i) for i in self.tokenizer(prompt)["input_ids"]]
+
+    # ------------------------------------------------------------------ generation
+    def sampling_params(self, prompt_len: int, max_tokens: int | None,
+                        temperature: float | None, top_p: float | None,
+                        stop: list[str] | None, seed: int | None,
+                        ignore_eos: bool = False) -> SamplingParams:
+        """Apply manifest defaults and cap max_tokens by the room left in the context."""
+        room = self.context_length - prompt_len
+        if room < 1:
+            raise PromptTooLong(
+                f"the prompt has {prompt_len} tokens; this model's context is "
+                f"{self.context_length} tokens")
+        defaults = self.manifest.defaults
+        return SamplingParams(
+            max_tokens=min(max_tokens or defaults.max_tokens, room),
+            temperature=defaults.temperature if temperature is None else temperature,
+            top_p=defaults.top_p if top_p is None else top_p,
+            stop=list(stop) if stop else list(defaults.stop),
+            seed=seed, ignore_eos=ignore_eos,
+        )
+
+    def generate(self, prompt_ids: list[int], params: SamplingParams, n: int,
+                 on_event: Callable[[SeqEvent], None], first_index: int = 0
+                 ) -> GenerationRequest:
+        """Queue a generation of `n` choices; events are delivered from the engine thread."""
+        assert self.engine is not None, "load() first"
+        request = build_request(prompt_ids, params, n, self.tokenizer, on_event, first_index)
+        self.engine.submit(request)
+        return request
