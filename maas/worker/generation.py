@@ -125,23 +125,32 @@ class GenerationEngine:
     # ------------------------------------------------------------------ loop
     def _run(self) -> None:
         with torch.inference_mode():
-            while True:
-                admitted = self._take_pending(block=not self._rows)
-                if admitted is None:
-                    break
-                try:
-                    for request in admitted:
-                        self._prefill(request)
-                    if self._rows:
-                        self._decode_step()
-                except Exception:  # a failed forward must not kill the engine
-                    log.exception("generation step failed; failing %d rows", len(self._rows))
-                    for request in admitted:
-                        if not any(r is request for r, _ in self._rows):
-                            self._fail_request(request)
-                    for request, seq in self._rows:
-                        self._finish(request, seq, "error")
-                    self._rows, self._batch = [], BatchCache()
+            while self.step(block=True):
+                pass
+
+    def step(self, block: bool = False) -> bool:
+        """Admit what fits, prefill it, decode one token for every row; False when stopping.
+
+        The engine thread calls this in a loop; tests call it directly to control exactly
+        when requests join the batch. Callers must hold `torch.inference_mode()`.
+        """
+        admitted = self._take_pending(block=block and not self._rows)
+        if admitted is None:
+            return False
+        try:
+            for request in admitted:
+                self._prefill(request)
+            if self._rows:
+                self._decode_step()
+        except Exception:  # a failed forward must not kill the engine
+            log.exception("generation step failed; failing %d rows", len(self._rows))
+            for request in admitted:
+                self._fail_request(request)
+            for request, seq in self._rows:
+                if seq.finish_reason is None:
+                    self._finish(request, seq, "error")
+            self._rows, self._batch = [], BatchCache()
+        return True
 
     def _take_pending(self, block: bool) -> list[GenerationRequest] | None:
         """Requests that fit in the free slots; None when the engine is stopping."""
