@@ -78,14 +78,23 @@ class Run:
             yield event
 
     async def wait(self, is_disconnected: Callable[[], Awaitable[bool]]) -> bool:
-        """Collect everything; False (and everything cancelled) if the client left first."""
+        """Collect everything; False (and everything cancelled) if the client left first.
+
+        The client is checked every DISCONNECT_POLL seconds whether or not events keep
+        arriving, so a busy generation notices a vanished client just as fast.
+        """
+        loop = asyncio.get_running_loop()
+        next_check = loop.time() + DISCONNECT_POLL
         while not self.done:
             try:
-                event = await asyncio.wait_for(self.queue.get(), DISCONNECT_POLL)
+                event = await asyncio.wait_for(self.queue.get(),
+                                               max(0.0, next_check - loop.time()))
+                self._apply(event)
             except TimeoutError:
+                pass
+            if loop.time() >= next_check:
                 if await is_disconnected():
                     self.cancel()
                     return False
-                continue
-            self._apply(event)
+                next_check = loop.time() + DISCONNECT_POLL
         return True
