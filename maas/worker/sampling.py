@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 
 import torch
 
+#: Most likely tokens examined first by nucleus sampling (see `sample_batch`).
+TOP_CANDIDATES = 256
+
 
 @dataclass
 class SamplingParams:
@@ -34,29 +37,55 @@ def make_generator(seed: int | None, offset: int = 0) -> torch.Generator:
     return generator
 
 
-def sample_row(logits: torch.Tensor, params: SamplingParams,
-               generator: torch.Generator) -> int:
-    """Next token id from one row of logits [V] (float32)."""
-    if params.temperature <= 0.0:
-        return int(torch.argmax(logits).item())
-    probs = torch.softmax(logits / params.temperature, dim=-1)
-    if params.top_p < 1.0:
-        sorted_probs, order = torch.sort(probs, descending=True)
-        cumulative = torch.cumsum(sorted_probs, dim=-1)
-        # Keep the smallest prefix whose mass reaches top_p (always at least one token).
-        drop = cumulative - sorted_probs >= params.top_p
-        sorted_probs = sorted_probs.masked_fill(drop, 0.0)
-        choice = torch.multinomial(sorted_probs, 1, generator=generator)
-        return int(order[choice].item())
-    return int(torch.multinomial(probs, 1, generator=generator).item())
+def _race(weights: torch.Tensor, generator: torch.Generator) -> int:
+    """Draw an index with probability proportional to `weights` [V] (inverse CDF).
+
+    One uniform number from the row's own generator and a binary search: exact, and far
+    cheaper on a CPU than `torch.multinomial` or per-token noise over a 50k vocabulary.
+    """
+    cumulative = torch.cumsum(weights, dim=-1)
+    target = torch.rand((), generator=generator) * cumulative[-1]
+    index = int(torch.searchsorted(cumulative, target.reshape(1), right=True).item())
+    return min(index, weights.shape[-1] - 1)
+
+
+def _nucleus(sorted_probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Zero all but the smallest prefix of descending probs whose mass reaches top_p."""
+    cumulative = torch.cumsum(sorted_probs, dim=-1)
+    return sorted_probs.masked_fill(cumulative - sorted_probs >= top_p, 0.0)
+
+
+def sample_row(probs: torch.Tensor, top_p: float, generator: torch.Generator) -> int:
+    """Exact nucleus sampling over a full row of probabilities [V] (the slow path)."""
+    if top_p >= 1.0:
+        return _race(probs, generator)
+    sorted_probs, order = torch.sort(probs, descending=True)
+    return int(order[_race(_nucleus(sorted_probs, top_p), generator)].item())
 
 
 def sample_batch(logits: torch.Tensor, params: list[SamplingParams],
                  generators: list[torch.Generator]) -> list[int]:
-    """Next token per row of `logits` [B, V]; greedy rows are done in one argmax."""
+    """Next token per row of `logits` [B, V], each row with its own parameters.
+
+    Vectorised where it matters on a CPU: one argmax for greedy rows, one softmax and one
+    top-k for sampled rows. Nucleus sampling looks at the TOP_CANDIDATES most likely
+    tokens only when they already hold top_p of the mass (then the result is exact);
+    flat distributions fall back to a full sort of that row.
+    """
     logits = logits.float()
-    greedy = torch.argmax(logits, dim=-1).tolist()
-    return [
-        greedy[i] if p.temperature <= 0.0 else sample_row(logits[i], p, generators[i])
-        for i, p in enumerate(params)
-    ]
+    tokens = torch.argmax(logits, dim=-1).tolist()
+    rows = [i for i, p in enumerate(params) if p.temperature > 0.0]
+    if not rows:
+        return tokens
+    temperatures = torch.tensor([params[i].temperature for i in rows]).unsqueeze(1)
+    probs = torch.softmax(logits[rows] / temperatures, dim=-1)
+    top_probs, top_ids = probs.topk(min(TOP_CANDIDATES, probs.shape[-1]), dim=-1)
+    top_mass = top_probs.sum(dim=-1).tolist()
+    for j, i in enumerate(rows):
+        top_p = params[i].top_p
+        if top_p < 1.0 and top_mass[j] >= top_p:
+            pick = _race(_nucleus(top_probs[j], top_p), generators[i])
+            tokens[i] = int(top_ids[j, pick].item())
+        else:
+            tokens[i] = sample_row(probs[j], top_p, generators[i])
+    return tokens
