@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from maas.protocol import ChatCompletionRequest, CompletionRequest, new_id, now, usage
-from maas.worker.errors import WorkerError, unsupported
-from maas.worker.llm import PromptTooLong
+from maas.worker.errors import PromptTooLong, WorkerError, unsupported
 from maas.worker.runs import Run
-from maas.worker.sampling import SamplingParams
 
-router = APIRouter()
+if TYPE_CHECKING:
+    from maas.worker.sampling import SamplingParams
 
 
 def _text_backend(request: Request, endpoint: str) -> Any:
@@ -154,27 +153,32 @@ async def _stream(run: Run, body: Any, chat: bool, model: str, rid: str,
         run.cancel()  # the client left early (or we are done: cancelling is then a no-op)
 
 
-@router.post("/v1/chat/completions")
-async def chat_completions(request: Request, body: ChatCompletionRequest) -> Any:
-    backend = _text_backend(request, "chat")
-    _check_chat(body)
-    messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()}
-                for m in body.messages]
-    try:
-        prompt = backend.chat_prompt_ids(messages)
-    except Exception as exc:  # jinja templates raise on unsupported role orders
-        raise WorkerError(f"the chat template rejected these messages: {exc}",
-                          param="messages") from exc
-    params = _params(backend, body, len(prompt), "messages")
-    run = Run.start(backend, [prompt], params, body.n)
-    return await _respond(request, run, body, chat=True)
+def completion_routes() -> APIRouter:
+    """The text-generation routes (built per app: no module-level router state)."""
+    router = APIRouter()
 
+    @router.post("/v1/chat/completions")
+    async def chat_completions(request: Request, body: ChatCompletionRequest) -> Any:
+        backend = _text_backend(request, "chat")
+        _check_chat(body)
+        messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()}
+                    for m in body.messages]
+        try:
+            prompt = backend.chat_prompt_ids(messages)
+        except Exception as exc:  # jinja templates raise on unsupported role orders
+            raise WorkerError(f"the chat template rejected these messages: {exc}",
+                              param="messages") from exc
+        params = _params(backend, body, len(prompt), "messages")
+        run = Run.start(backend, [prompt], params, body.n)
+        return await _respond(request, run, body, chat=True)
 
-@router.post("/v1/completions")
-async def completions(request: Request, body: CompletionRequest) -> Any:
-    backend = _text_backend(request, "completions")
-    _check_completion(body)
-    prompts = [backend.text_prompt_ids(p) for p in body.prompts()]
-    params = _params(backend, body, max(len(p) for p in prompts), "prompt")
-    run = Run.start(backend, prompts, params, body.n)
-    return await _respond(request, run, body, chat=False)
+    @router.post("/v1/completions")
+    async def completions(request: Request, body: CompletionRequest) -> Any:
+        backend = _text_backend(request, "completions")
+        _check_completion(body)
+        prompts = [backend.text_prompt_ids(p) for p in body.prompts()]
+        params = _params(backend, body, max(len(p) for p in prompts), "prompt")
+        run = Run.start(backend, prompts, params, body.n)
+        return await _respond(request, run, body, chat=False)
+
+    return router

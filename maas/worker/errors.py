@@ -24,6 +24,10 @@ class WorkerError(Exception):
         self.type, self.code = type_, code
 
 
+class PromptTooLong(ValueError):
+    """The prompt leaves no room to generate within the model's context."""
+
+
 def unsupported(param: str, what: str | None = None) -> WorkerError:
     return WorkerError(f"'{param}' is not supported by this model server"
                        + (f": {what}" if what else "."), param=param,

