@@ -1,6 +1,6 @@
 """`/v1/chat/completions` and `/v1/completions`: OpenAI's shapes, streaming and not.
 
-Parameters this server cannot honour (tools, logprobs, JSON mode, echo, suffix, ...)
+Parameters this server cannot honour (tools, logprobs, JSON mode, echo, suffix, logit_bias)
 are rejected with a 400 naming the parameter instead of being silently ignored, so a
 client never believes it got something it did not.
 """
@@ -39,9 +39,6 @@ def _extra(body: Any, name: str) -> Any:
 
 
 def _check_common(body: ChatCompletionRequest | CompletionRequest) -> None:
-    for name in ("presence_penalty", "frequency_penalty"):
-        if getattr(body, name):
-            raise unsupported(name, "penalties are not implemented; leave it unset or 0")
     if _extra(body, "logit_bias"):
         raise unsupported("logit_bias")
     if (_extra(body, "best_of") or 1) > 1:
@@ -80,7 +77,8 @@ def _params(backend: Any, body: ChatCompletionRequest | CompletionRequest, promp
     try:
         return backend.sampling_params(
             prompt_len, body.token_limit() if explicit else None, body.temperature, body.top_p,
-            body.stop_list(), body.seed, ignore_eos=bool(_extra(body, "ignore_eos")))
+            body.stop_list(), body.seed, ignore_eos=bool(_extra(body, "ignore_eos")),
+            presence_penalty=body.presence_penalty, frequency_penalty=body.frequency_penalty)
     except PromptTooLong as exc:
         raise WorkerError(str(exc), param=param, code="context_length_exceeded") from exc
 

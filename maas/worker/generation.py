@@ -204,7 +204,8 @@ class GenerationEngine:
                          use_cache=True)
         self._batch.advance(mask)
         tokens = sample_batch(out.logits[:, -1], [s.params for _, s in self._rows],
-                              [s.generator for _, s in self._rows])
+                              [s.generator for _, s in self._rows],
+                              [s.output_ids for _, s in self._rows])
         for (request, seq), token in zip(self._rows, tokens, strict=True):
             self._accept(request, seq, token)
         self._drop_finished()

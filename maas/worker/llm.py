@@ -101,7 +101,8 @@ class TransformersBackend:
     def sampling_params(self, prompt_len: int, max_tokens: int | None,
                         temperature: float | None, top_p: float | None,
                         stop: list[str] | None, seed: int | None,
-                        ignore_eos: bool = False) -> SamplingParams:
+                        ignore_eos: bool = False, presence_penalty: float | None = None,
+                        frequency_penalty: float | None = None) -> SamplingParams:
         """Apply manifest defaults and cap max_tokens by the room left in the context."""
         room = self.context_length - prompt_len
         if room < 1:
@@ -114,7 +115,8 @@ class TransformersBackend:
             temperature=defaults.temperature if temperature is None else temperature,
             top_p=defaults.top_p if top_p is None else top_p,
             stop=list(stop) if stop else list(defaults.stop),
-            seed=seed, ignore_eos=ignore_eos,
+            seed=seed, ignore_eos=ignore_eos, presence_penalty=presence_penalty or 0.0,
+            frequency_penalty=frequency_penalty or 0.0,
         )
 
     def generate(self, prompt_ids: list[int], params: SamplingParams, n: int,

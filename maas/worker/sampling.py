@@ -26,6 +26,8 @@ class SamplingParams:
     top_p: float = 1.0
     stop: list[str] = field(default_factory=list)
     seed: int | None = None
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
     ignore_eos: bool = False  # vLLM's extension; benchmarks use it for fixed-length output
 
 
@@ -63,8 +65,25 @@ def sample_row(probs: torch.Tensor, top_p: float, generator: torch.Generator) ->
     return int(order[_race(_nucleus(sorted_probs, top_p), generator)].item())
 
 
+def apply_penalties(logits: torch.Tensor, params: list[SamplingParams],
+                    history: list[list[int]]) -> torch.Tensor:
+    """OpenAI's presence/frequency penalties over each row's generated tokens so far."""
+    rows = [i for i, p in enumerate(params)
+            if (p.presence_penalty or p.frequency_penalty) and history[i]]
+    if not rows:
+        return logits
+    logits = logits.clone()
+    vocab = logits.shape[-1]
+    for i in rows:
+        counts = torch.bincount(torch.tensor(history[i]), minlength=vocab)[:vocab].float()
+        logits[i] -= (counts * params[i].frequency_penalty
+                      + (counts > 0).float() * params[i].presence_penalty)
+    return logits
+
+
 def sample_batch(logits: torch.Tensor, params: list[SamplingParams],
-                 generators: list[torch.Generator]) -> list[int]:
+                 generators: list[torch.Generator],
+                 history: list[list[int]] | None = None) -> list[int]:
     """Next token per row of `logits` [B, V], each row with its own parameters.
 
     Vectorised where it matters on a CPU: one argmax for greedy rows, one softmax and one
@@ -73,6 +92,8 @@ def sample_batch(logits: torch.Tensor, params: list[SamplingParams],
     flat distributions fall back to a full sort of that row.
     """
     logits = logits.float()
+    if history is not None:
+        logits = apply_penalties(logits, params, history)
     tokens = torch.argmax(logits, dim=-1).tolist()
     rows = [i for i, p in enumerate(params) if p.temperature > 0.0]
     if not rows:

@@ -45,3 +45,13 @@ def test_rows_have_their_own_parameters_and_generators() -> None:
     again = sample_batch(logits, params, [make_generator(p.seed) for p in params])
     assert first == again
     assert first[0] == int(torch.argmax(logits[0]))
+
+
+def test_penalties_push_away_from_generated_tokens() -> None:
+    logits = torch.tensor([[2.0, 1.9, 0.0]])
+    plain = SamplingParams(max_tokens=1)
+    penalised = SamplingParams(max_tokens=1, presence_penalty=0.05, frequency_penalty=0.1)
+    generator = make_generator(0)
+    assert sample_batch(logits, [plain], [generator], [[0, 0]]) == [0]
+    assert sample_batch(logits, [penalised], [generator], [[0, 0]]) == [1]  # 2 - 0.25 < 1.9
+    assert sample_batch(logits, [penalised], [generator], [[]]) == [0]

@@ -154,6 +154,9 @@ def test_chat_max_tokens_stop_and_n(chat: TestClient) -> None:
     assert [c["message"]["content"] for c in body["choices"]] == ["The capital of"] * 2
     assert [c["finish_reason"] for c in body["choices"]] == ["length"] * 2
     assert body["usage"]["completion_tokens"] == 6
+    body = chat.post("/v1/chat/completions",
+                     json=_chat_body(presence_penalty=0.5, frequency_penalty=0.5)).json()
+    assert body["choices"][0]["message"]["content"] == "The capital of France is Paris."
     body = chat.post("/v1/chat/completions", json=_chat_body(stop=["ance"])).json()
     assert body["choices"][0]["message"]["content"] == "The capital of Fr"
     assert body["choices"][0]["finish_reason"] == "stop"
@@ -189,7 +192,8 @@ def test_completions_use_manifest_defaults_and_stream(base: TestClient) -> None:
     (_chat_body(tools=[{"type": "function", "function": {"name": "f"}}]), "tools"),
     (_chat_body(logprobs=True), "logprobs"),
     (_chat_body(response_format={"type": "json_object"}), "response_format"),
-    (_chat_body(frequency_penalty=0.5), "frequency_penalty"),
+    (_chat_body(logit_bias={"1": 5}), "logit_bias"),
+    (_chat_body(frequency_penalty=3), "frequency_penalty"),
     (_chat_body(temperature=5), "temperature"),
     ({"model": "m", "messages": [{"role": "user"}], "n": 0}, "n"),
     ({"model": "m"}, "messages"),
