@@ -129,21 +129,25 @@ async def _stream(run: Run, body: Any, chat: bool, model: str, rid: str,
             for i in range(len(run.choices)):
                 yield chunk([{"index": i, "delta": {"role": "assistant", "content": ""},
                               "logprobs": None, "finish_reason": None}])
-        async for event in run.events():
-            if event.finish_reason == "error":
+        async for batch in run.event_batches():
+            if any(e.finish_reason == "error" for e in batch):
                 yield _sse({"error": {"message": "generation failed in the model server",
                                       "type": "server_error", "param": None, "code": None}})
                 return
-            if not event.text and event.finish_reason is None:
-                continue
-            reason = event.finish_reason
-            if chat:
-                delta = {"content": event.text} if event.text else {}
-                yield chunk([{"index": event.index, "delta": delta, "logprobs": None,
-                              "finish_reason": reason}])
-            else:
-                yield chunk([{"index": event.index, "text": event.text, "logprobs": None,
-                              "finish_reason": reason}])
+            merged: dict[int, tuple[str, str | None]] = {}
+            for event in batch:
+                text, reason = merged.get(event.index, ("", None))
+                merged[event.index] = (text + event.text, event.finish_reason or reason)
+            for index, (text, reason) in merged.items():
+                if not text and reason is None:
+                    continue
+                if chat:
+                    delta = {"content": text} if text else {}
+                    yield chunk([{"index": index, "delta": delta, "logprobs": None,
+                                  "finish_reason": reason}])
+                else:
+                    yield chunk([{"index": index, "text": text, "logprobs": None,
+                                  "finish_reason": reason}])
         if body.include_usage_in_stream():
             yield chunk([], usage=usage(run.prompt_tokens, run.completion_tokens))
         yield _sse("[DONE]")

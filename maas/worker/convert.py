@@ -101,9 +101,15 @@ def ensure_converted(manifest: ModelManifest, cache_dir: Path) -> Path:
     try:
         _convert_gguf(gguf, tmp, manifest.chat_template)
         (tmp / DONE_MARKER).write_text(f"{gguf}\n", encoding="utf-8")
-        if target.exists():  # a stale, unmarked directory from an older layout
+        if target.exists() and not is_converted(target):  # stale, e.g. an older layout
             shutil.rmtree(target)
-        tmp.rename(target)
+        try:
+            tmp.rename(target)
+        except OSError:
+            if not is_converted(target):
+                raise
+            log.info("another process converted %s meanwhile; using its copy", manifest.id)
+            shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -71,12 +71,19 @@ class Run:
             choice.finish_reason = event.finish_reason
             choice.completion_tokens = event.completion_tokens
 
-    async def events(self) -> AsyncIterator[SeqEvent]:
-        """Events in arrival order until every choice has finished."""
+    async def event_batches(self) -> AsyncIterator[list[SeqEvent]]:
+        """Events in arrival order, grouped: whatever queued up while the consumer was busy.
+
+        Under load a slow consumer then sends one chunk per choice for several tokens
+        instead of one per token, which keeps the event loop from becoming the bottleneck.
+        """
         while not self.done:
-            event = await self.queue.get()
-            self._apply(event)
-            yield event
+            batch = [await self.queue.get()]
+            while not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            for event in batch:
+                self._apply(event)
+            yield batch
 
     async def wait(self, is_disconnected: Callable[[], Awaitable[bool]]) -> bool:
         """Collect everything; False (and everything cancelled) if the client left first.
