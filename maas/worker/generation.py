@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +29,10 @@ log = logging.getLogger(__name__)
 
 #: Seconds the idle engine waits on the queue before checking whether it should stop.
 IDLE_WAIT = 0.5
+#: Prompt tokens prefilled per engine step. Long prompts are prefilled in chunks between
+#: decode steps, so a long RAG prompt delays the running streams by one chunk at a time
+#: (and attention scores stay chunk x context instead of context x context).
+PREFILL_CHUNK = 512
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class GenerationRequest:
         self.sequences = sequences
         self.on_event = on_event
         self._cancelled = threading.Event()
+        self.cache: DynamicCache | None = None  # while being prefilled
+        self.prefilled = 0
 
     def cancel(self) -> None:
         self._cancelled.set()
@@ -87,11 +92,14 @@ def build_request(prompt_ids: list[int], params: SamplingParams, n: int, tokeniz
 class GenerationEngine:
     """The engine thread: admits requests, prefills them, decodes the batch step by step."""
 
-    def __init__(self, model: Any, eos_ids: set[int], max_batch_size: int) -> None:
+    def __init__(self, model: Any, eos_ids: set[int], max_batch_size: int,
+                 prefill_chunk: int = PREFILL_CHUNK) -> None:
         self.model = model
         self.eos_ids = frozenset(eos_ids)
         self.max_batch_size = max(1, max_batch_size)
+        self.prefill_chunk = max(1, prefill_chunk)
         self._pending: deque[GenerationRequest] = deque()
+        self._prefilling: deque[GenerationRequest] = deque()
         self._wakeup = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -118,7 +126,9 @@ class GenerationEngine:
             self._wakeup.notify()
 
     def stats(self) -> dict[str, int]:
-        return {"active_sequences": len(self._rows), "queued_requests": len(self._pending),
+        prefilling = sum(len(r.sequences) for r in list(self._prefilling))
+        return {"active_sequences": len(self._rows) + prefilling,
+                "prefilling_sequences": prefilling, "queued_requests": len(self._pending),
                 "max_batch_size": self.max_batch_size, "tokens_generated": self.tokens_generated,
                 "requests_done": self.requests_done}
 
@@ -129,26 +139,29 @@ class GenerationEngine:
                 pass
 
     def step(self, block: bool = False) -> bool:
-        """Admit what fits, prefill it, decode one token for every row; False when stopping.
+        """Admit what fits, prefill up to one chunk, decode one token for every row.
 
-        The engine thread calls this in a loop; tests call it directly to control exactly
-        when requests join the batch. Callers must hold `torch.inference_mode()`.
+        Returns False when the engine is stopping. The engine thread calls this in a loop;
+        tests call it directly to control exactly when requests join the batch. Callers
+        must hold `torch.inference_mode()`.
         """
-        admitted = self._take_pending(block=block and not self._rows)
+        idle = not self._rows and not self._prefilling
+        admitted = self._take_pending(block=block and idle)
         if admitted is None:
             return False
+        self._prefilling.extend(admitted)
         try:
-            for request in admitted:
-                self._prefill(request)
+            self._prefill_step()
             if self._rows:
                 self._decode_step()
         except Exception:  # a failed forward must not kill the engine
             log.exception("generation step failed; failing %d rows", len(self._rows))
-            for request in admitted:
+            for request in self._prefilling:
                 self._fail_request(request)
             for request, seq in self._rows:
                 if seq.finish_reason is None:
                     self._finish(request, seq, "error")
+            self._prefilling.clear()
             self._rows, self._batch = [], BatchCache()
         return True
 
@@ -160,33 +173,51 @@ class GenerationEngine:
             if self._stopping:
                 return None
             taken: list[GenerationRequest] = []
-            free = self.max_batch_size - len(self._rows)
+            busy = len(self._rows) + sum(len(r.sequences) for r in self._prefilling)
+            free = self.max_batch_size - busy
             while self._pending:
                 request = self._pending[0]
                 size = len(request.sequences)
-                if size > free and (self._rows or taken):
+                if size > free and (busy or taken):
                     break  # an oversized request (n > max_batch_size) runs alone
                 taken.append(self._pending.popleft())
                 free -= size
             return taken
 
-    def _prefill(self, request: GenerationRequest) -> None:
-        if request.cancelled:
-            self._fail_request(request, "cancelled")
-            return
-        started = time.monotonic()
-        cache = DynamicCache()
-        ids = torch.tensor([request.prompt_ids], dtype=torch.long)
-        out = self.model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
-        logits = out.logits[:, -1].expand(len(request.sequences), -1)
+    def _prefill_step(self) -> None:
+        """Spend up to `prefill_chunk` prompt tokens on the requests waiting to join."""
+        budget = self.prefill_chunk
+        while self._prefilling and budget > 0:
+            request = self._prefilling[0]
+            if request.cancelled:
+                self._prefilling.popleft()
+                self._fail_request(request, "cancelled")
+                continue
+            if request.cache is None:
+                request.cache = DynamicCache()
+            end = min(len(request.prompt_ids), request.prefilled + budget)
+            ids = torch.tensor([request.prompt_ids[request.prefilled:end]], dtype=torch.long)
+            out = self.model(input_ids=ids, past_key_values=request.cache, use_cache=True,
+                             logits_to_keep=1)
+            budget -= end - request.prefilled
+            request.prefilled = end
+            if end == len(request.prompt_ids):
+                self._prefilling.popleft()
+                self._join(request, out.logits[:, -1])
+
+    def _join(self, request: GenerationRequest, logits: torch.Tensor) -> None:
+        """A fully prefilled request: sample its first tokens and merge it into the batch."""
+        assert request.cache is not None
+        logits = logits.expand(len(request.sequences), -1)
         tokens = sample_batch(logits, [s.params for s in request.sequences],
                               [s.generator for s in request.sequences])
-        self._batch.add(cache, len(request.prompt_ids), copies=len(request.sequences))
+        self._batch.add(request.cache, len(request.prompt_ids), copies=len(request.sequences))
+        request.cache = None
         self._rows += [(request, seq) for seq in request.sequences]
         for seq, token in zip(request.sequences, tokens, strict=True):
             self._accept(request, seq, token)
-        log.debug("prefilled %d tokens in %.3f s", len(request.prompt_ids),
-                  time.monotonic() - started)
+        log.debug("request of %d prompt tokens joined the batch (%d rows)",
+                  len(request.prompt_ids), len(self._rows))
         self._drop_finished()
 
     def _decode_step(self) -> None:

@@ -228,7 +228,7 @@ def test_smollm2_greedy_is_the_same_alone_and_batched(smollm: str, worker_data_d
             run(engine, prompt, alone, i)
             while engine.stats()["active_sequences"] or engine.stats()["queued_requests"]:
                 engine.step()
-        engine = GenerationEngine(model, eos, 8)
+        engine = GenerationEngine(model, eos, 8, prefill_chunk=16)  # chunked prefill too
         batched: dict[int, str] = {}
         for i, prompt in enumerate(prompts):
             run(engine, prompt, batched, i)

@@ -83,9 +83,10 @@ def _drain(engine: GenerationEngine, steps: int = 10_000) -> None:
         engine.step()
 
 
+@pytest.mark.parametrize("chunk", [512, 4], ids=["whole-prefill", "chunked-prefill"])
 @pytest.mark.parametrize("make_model", MODELS.values(), ids=MODELS.keys())
 @torch.inference_mode()
-def test_greedy_output_is_the_same_alone_and_in_a_batch(make_model) -> None:
+def test_greedy_output_is_the_same_alone_and_in_a_batch(make_model, chunk: int) -> None:
     model = make_model()
     specs = [(1, 5, 24), (2, 17, 30), (3, 9, 12), (4, 3, 40), (5, 26, 20)]  # seed, len, max
     alone = {}
@@ -94,7 +95,7 @@ def test_greedy_output_is_the_same_alone_and_in_a_batch(make_model) -> None:
         out, _ = _submit(engine, _prompt(seed, length), max_tokens)
         _drain(engine)
         alone[seed] = out
-    engine = GenerationEngine(model, {EOS}, max_batch_size=8)
+    engine = GenerationEngine(model, {EOS}, max_batch_size=8, prefill_chunk=chunk)
     batched = {}
     join_after = {1: 0, 2: 0, 3: 4, 4: 7, 5: 15}  # steps to run before each request joins
     steps_done = 0
@@ -120,6 +121,23 @@ def test_batch_is_capped_and_freed_slots_are_reused() -> None:
     _drain(engine)
     assert all(o.finish() == "length" for o in outs)
     assert engine.stats()["requests_done"] == 4
+
+
+@torch.inference_mode()
+def test_long_prompts_are_prefilled_in_chunks_between_decode_steps() -> None:
+    engine = GenerationEngine(_llama(), {EOS}, max_batch_size=4, prefill_chunk=8)
+    running, request = _submit(engine, _prompt(1, 5), max_tokens=50)
+    engine.step()
+    produced = len(request.sequences[0].output_ids)
+    late, _ = _submit(engine, _prompt(2, 30), max_tokens=3)  # needs 4 chunks of 8
+    for _ in range(3):
+        engine.step()
+        assert engine.stats()["prefilling_sequences"] == 1
+    assert len(request.sequences[0].output_ids) == produced + 3  # it kept decoding
+    engine.step()
+    assert engine.stats()["prefilling_sequences"] == 0
+    _drain(engine)
+    assert late.finish() == "length" and running.finish() == "length"
 
 
 @torch.inference_mode()
