@@ -238,3 +238,51 @@ def test_smollm2_greedy_is_the_same_alone_and_batched(smollm: str, worker_data_d
             engine.step()
     assert batched == alone
     assert "Paris" in alone[0]
+
+
+@pytest.fixture(scope="module")
+def minilm(worker_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _start_worker("all-minilm-l6-v2", worker_data_dir, tmp_path_factory.mktemp("logs"))
+
+
+def test_sentence_transformers_embeddings(minilm: str) -> None:
+    client = _client(minilm)
+    out = client.embeddings.create(model="all-minilm-l6-v2",
+                                   input=["A cat sits on the mat.", "A kitten is on a rug.",
+                                          "Quarterly revenue grew by 4%."])
+    vectors = np.array([d.embedding for d in out.data])
+    assert vectors.shape == (3, 384)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+    assert out.usage.prompt_tokens > 10
+
+
+@pytest.mark.parametrize("converted", ["gemma-3-270m-1.0", "smollm2-135m-instruct-1.0"])
+def test_incremental_detokenizer_matches_full_decode(converted: str, worker_data_dir: Path,
+                                                     gemma: str, smollm: str) -> None:
+    """Real SentencePiece (Gemma) and byte-level BPE (SmolLM2) tokenizers: streaming
+    text joins to exactly what a full decode gives, Chinese and emoji included."""
+    from transformers import AutoTokenizer
+
+    from maas.worker.text import REPLACEMENT_CHAR, IncrementalDetokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(worker_data_dir / "cache" / "converted"
+                                                  / converted))
+    prompt = tokenizer("The answer:")["input_ids"]
+    text = " Hello  world,\n 你好，世界！ émoji 👍🏽 tabs\tand   spaces. 北京是中国的首都。"
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    detok = IncrementalDetokenizer(tokenizer, prompt)
+    deltas = [detok.push(i) for i in ids] + [detok.flush()]
+    assert all(REPLACEMENT_CHAR not in d for d in deltas)
+    full = tokenizer.decode(prompt + ids, skip_special_tokens=True)
+    assert "".join(deltas) == full[len(tokenizer.decode(prompt, skip_special_tokens=True)):]
+
+
+def test_gemma_streams_chinese_like_the_non_streamed_answer(gemma: str) -> None:
+    client = _client(gemma)
+    args = {"model": "gemma-3-270m", "prompt": "中国的首都是", "max_tokens": 24,
+            "temperature": 0, "stop": ["\n"]}
+    whole = client.completions.create(**args).choices[0].text
+    chunks = list(client.completions.create(**args, stream=True))
+    streamed = "".join(c.choices[0].text for c in chunks if c.choices)
+    assert streamed == whole
+    assert "\ufffd" not in streamed
