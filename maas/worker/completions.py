@@ -8,7 +8,7 @@ client never believes it got something it did not.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
@@ -88,13 +88,16 @@ def _sse(payload: dict[str, Any] | str) -> str:
     return f"data: {data}\n\n"
 
 
-async def _respond(request: Request, run: Run, body: Any, chat: bool) -> Any:
+async def _respond(request: Request, start: Callable[[], Run], body: Any, chat: bool) -> Any:
+    """Streaming starts the generation inside the response body, so a client that leaves
+    before the first byte never leaves an orphan generation behind."""
     model = request.app.state.manifest.id
     rid, created = new_id("chatcmpl" if chat else "cmpl"), now()
     if body.stream:
-        return StreamingResponse(_stream(run, body, chat, model, rid, created),
+        return StreamingResponse(_stream(start, body, chat, model, rid, created),
                                  media_type="text/event-stream",
                                  headers={"cache-control": "no-cache"})
+    run = start()
     try:
         finished = await run.wait(request.is_disconnected)
     except BaseException:
@@ -116,7 +119,7 @@ async def _respond(request: Request, run: Run, body: Any, chat: bool) -> Any:
             "usage": usage(run.prompt_tokens, run.completion_tokens)}
 
 
-async def _stream(run: Run, body: Any, chat: bool, model: str, rid: str,
+async def _stream(start: Callable[[], Run], body: Any, chat: bool, model: str, rid: str,
                   created: int) -> AsyncIterator[str]:
     obj = "chat.completion.chunk" if chat else "text_completion"
 
@@ -124,6 +127,7 @@ async def _stream(run: Run, body: Any, chat: bool, model: str, rid: str,
         return _sse({"id": rid, "object": obj, "created": created, "model": model,
                      "choices": choices, **extra})
 
+    run = start()
     try:
         if chat:
             for i in range(len(run.choices)):
@@ -171,8 +175,8 @@ def completion_routes() -> APIRouter:
             raise WorkerError(f"the chat template rejected these messages: {exc}",
                               param="messages") from exc
         params = _params(backend, body, len(prompt), "messages")
-        run = Run.start(backend, [prompt], params, body.n)
-        return await _respond(request, run, body, chat=True)
+        return await _respond(request, lambda: Run.start(backend, [prompt], params, body.n),
+                              body, chat=True)
 
     @router.post("/v1/completions")
     async def completions(request: Request, body: CompletionRequest) -> Any:
@@ -180,7 +184,7 @@ def completion_routes() -> APIRouter:
         _check_completion(body)
         prompts = [backend.text_prompt_ids(p) for p in body.prompts()]
         params = _params(backend, body, max(len(p) for p in prompts), "prompt")
-        run = Run.start(backend, prompts, params, body.n)
-        return await _respond(request, run, body, chat=False)
+        return await _respond(request, lambda: Run.start(backend, prompts, params, body.n),
+                              body, chat=False)
 
     return router
