@@ -120,6 +120,10 @@ class GenerationEngine:
         if self._thread is not None:
             self._thread.join(timeout=30)
 
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def submit(self, request: GenerationRequest) -> None:
         with self._wakeup:
             self._pending.append(request)

@@ -104,6 +104,11 @@ class TransformersBackend:
     def stats(self) -> dict[str, int]:
         return self.engine.stats() if self.engine else {"active_sequences": 0}
 
+    def healthy(self) -> bool:
+        """False once the engine thread is gone: /health then fails and the supervisor
+        restarts the worker instead of routing requests into a dead queue."""
+        return self.engine is not None and self.engine.alive
+
     # ------------------------------------------------------------------ prompts
     def chat_prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
         with self._tokenizer_lock:

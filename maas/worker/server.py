@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from maas.api.request_id import RequestIdMiddleware
 from maas.catalog.models import WORKER_ENGINES, ModelManifest
@@ -82,8 +83,12 @@ def create_worker_app(manifest: ModelManifest, settings: Settings,
     app.include_router(completion_routes())
 
     @app.get("/health")
-    async def health(request: Request) -> dict[str, Any]:
-        stats = request.app.state.backend.stats()
+    async def health(request: Request) -> Any:
+        chosen = request.app.state.backend
+        stats = chosen.stats()
+        if not getattr(chosen, "healthy", lambda: True)():
+            return JSONResponse({"status": "unhealthy", "model": manifest.id},
+                                status_code=503)
         return {"status": "ok", "model": manifest.id,
                 "active_sequences": stats.get("active_sequences", 0)}
 

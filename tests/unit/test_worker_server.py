@@ -139,6 +139,12 @@ def test_health_models_and_request_id(chat: TestClient) -> None:
     assert [m["id"] for m in chat.get("/v1/models").json()["data"]] == ["test-chat"]
 
 
+def test_health_fails_when_the_engine_thread_is_gone(chat: TestClient) -> None:
+    chat.app.state.backend.engine.stop()
+    response = chat.get("/health")
+    assert response.status_code == 503 and response.json()["status"] == "unhealthy"
+
+
 def test_chat_completion_shape_and_usage(chat: TestClient) -> None:
     body = chat.post("/v1/chat/completions", json=_chat_body()).json()
     assert body["object"] == "chat.completion" and body["model"] == "test-chat"
