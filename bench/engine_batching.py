@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import tempfile
 import time
@@ -29,26 +30,29 @@ PROMPTS = ["Tell me a long story about a lighthouse keeper.",
 
 
 async def _one(client: httpx.AsyncClient, url: str, model: str, prompt: str,
-               tokens: int) -> int:
-    body = {"model": model, "messages": [{"role": "user", "content": prompt}],
-            "max_tokens": tokens, "ignore_eos": True, "temperature": 0.7, "stream": True,
-            "stream_options": {"include_usage": True}}
+               tokens: int, completions: bool) -> int:
+    body = {"model": model, "max_tokens": tokens, "ignore_eos": True, "temperature": 0.7,
+            "stream": True, "stream_options": {"include_usage": True}, "stop": []}
+    if completions:
+        body["prompt"] = prompt
+    else:
+        body["messages"] = [{"role": "user", "content": prompt}]
+    endpoint = "completions" if completions else "chat/completions"
     used = 0
-    async with client.stream("POST", f"{url}/v1/chat/completions", json=body) as response:
+    async with client.stream("POST", f"{url}/v1/{endpoint}", json=body) as response:
         response.raise_for_status()
         async for line in response.aiter_lines():
             if line.startswith("data: {") and '"usage"' in line:
-                import json
-
                 used = json.loads(line[6:])["usage"]["completion_tokens"]
     return used
 
 
-async def _round(url: str, model: str, concurrency: int, tokens: int) -> float:
+async def _round(url: str, model: str, concurrency: int, tokens: int,
+                 completions: bool = False) -> float:
     async with httpx.AsyncClient(timeout=600) as client:
         started = time.perf_counter()
         counts = await asyncio.gather(*[
-            _one(client, url, model, PROMPTS[i % len(PROMPTS)], tokens)
+            _one(client, url, model, PROMPTS[i % len(PROMPTS)], tokens, completions)
             for i in range(concurrency)])
         return sum(counts) / (time.perf_counter() - started)
 
@@ -59,6 +63,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--completions", action="store_true",
+                        help="use /v1/completions (base models such as gemma-3-270m)")
     parser.add_argument("--data-dir", default=os.environ.get("MAAS_DATA_DIR"),
                         help="reuse converted weights (default: a temporary dir)")
     args = parser.parse_args()
@@ -73,11 +79,12 @@ def main() -> None:
                  log=data_dir / "bench-worker.log")
     try:
         wait_http(f"{url}/health", 600, proc)
-        asyncio.run(_round(url, args.model, 1, 16))  # warm-up
+        asyncio.run(_round(url, args.model, 1, 16, args.completions))  # warm-up
         single, multi = [], []
         for _ in range(args.rounds):
-            single.append(asyncio.run(_round(url, args.model, 1, args.tokens)))
-            multi.append(asyncio.run(_round(url, args.model, args.concurrency, args.tokens)))
+            single.append(asyncio.run(_round(url, args.model, 1, args.tokens, args.completions)))
+            multi.append(asyncio.run(_round(url, args.model, args.concurrency, args.tokens,
+                                            args.completions)))
         ratio = sorted(m / s for m, s in zip(multi, single, strict=True))[len(multi) // 2]
         print(f"model {args.model}, {args.tokens} tokens per request, {args.rounds} rounds")
         print(f"  1 stream:            {spread(single)} tok/s")

@@ -77,7 +77,8 @@ def _params(backend: Any, body: ChatCompletionRequest | CompletionRequest, promp
     try:
         return backend.sampling_params(
             prompt_len, body.token_limit() if explicit else None, body.temperature, body.top_p,
-            body.stop_list(), body.seed, ignore_eos=bool(_extra(body, "ignore_eos")),
+            body.stop_list() if body.stop is not None else None, body.seed,
+            ignore_eos=bool(_extra(body, "ignore_eos")),
             presence_penalty=body.presence_penalty, frequency_penalty=body.frequency_penalty)
     except PromptTooLong as exc:
         raise WorkerError(str(exc), param=param, code="context_length_exceeded") from exc

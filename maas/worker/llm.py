@@ -126,7 +126,11 @@ class TransformersBackend:
                         stop: list[str] | None, seed: int | None,
                         ignore_eos: bool = False, presence_penalty: float | None = None,
                         frequency_penalty: float | None = None) -> SamplingParams:
-        """Apply manifest defaults and cap max_tokens by the room left in the context."""
+        """Apply manifest defaults and cap max_tokens by the room left in the context.
+
+        `stop=None` (not sent) takes the manifest's stop sequences; an explicit empty
+        list means "no stop sequences".
+        """
         room = self.context_length - prompt_len
         if room < 1:
             raise PromptTooLong(
@@ -137,7 +141,7 @@ class TransformersBackend:
             max_tokens=min(max_tokens or defaults.max_tokens, room),
             temperature=defaults.temperature if temperature is None else temperature,
             top_p=defaults.top_p if top_p is None else top_p,
-            stop=list(stop) if stop else list(defaults.stop),
+            stop=list(defaults.stop) if stop is None else list(stop),  # [] = no stops
             seed=seed, ignore_eos=ignore_eos, presence_penalty=presence_penalty or 0.0,
             frequency_penalty=frequency_penalty or 0.0,
         )

@@ -191,6 +191,8 @@ def test_completions_use_manifest_defaults_and_stream(base: TestClient) -> None:
                      json={"model": "b", "prompt": "hi", "max_tokens": 2, "stream": True}) as r:
         chunks = _sse(r)
     assert "".join(c["choices"][0]["text"] for c in chunks) == "The capital"
+    stopped = base.post("/v1/completions", json={"model": "b", "prompt": "x", "stop": " of"})
+    assert stopped.json()["choices"][0]["text"] == "The capital"
     assert chunks[-1]["choices"][0]["finish_reason"] == "length"
 
 
