@@ -8,6 +8,8 @@ client never believes it got something it did not.
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,17 @@ from maas.worker.runs import Run
 
 if TYPE_CHECKING:
     from maas.worker.sampling import SamplingParams
+
+log = logging.getLogger(__name__)
+
+
+def _log_done(request: Request, run: Run, started: float, outcome: str) -> None:
+    """One line per request: enough to follow load and spot cancellations in the logs."""
+    reasons = ",".join(sorted({c.finish_reason or "-" for c in run.choices}))
+    log.info("%s %s: %s, %d prompt + %d completion tokens, %d choice(s) [%s], %.2f s",
+             getattr(request.state, "request_id", "-"), request.url.path, outcome,
+             run.prompt_tokens, run.completion_tokens, len(run.choices), reasons,
+             time.monotonic() - started)
 
 
 def _text_backend(request: Request, endpoint: str) -> Any:
@@ -95,15 +108,16 @@ async def _respond(request: Request, start: Callable[[], Run], body: Any, chat: 
     model = request.app.state.manifest.id
     rid, created = new_id("chatcmpl" if chat else "cmpl"), now()
     if body.stream:
-        return StreamingResponse(_stream(start, body, chat, model, rid, created),
+        return StreamingResponse(_stream(request, start, body, chat, model, rid, created),
                                  media_type="text/event-stream",
                                  headers={"cache-control": "no-cache"})
-    run = start()
+    started, run = time.monotonic(), start()
     try:
         finished = await run.wait(request.is_disconnected)
     except BaseException:
         run.cancel()
         raise
+    _log_done(request, run, started, "done" if finished else "client gone")
     if not finished:
         return JSONResponse({}, status_code=499)
     if any(c.finish_reason == "error" for c in run.choices):
@@ -120,15 +134,15 @@ async def _respond(request: Request, start: Callable[[], Run], body: Any, chat: 
             "usage": usage(run.prompt_tokens, run.completion_tokens)}
 
 
-async def _stream(start: Callable[[], Run], body: Any, chat: bool, model: str, rid: str,
-                  created: int) -> AsyncIterator[str]:
+async def _stream(request: Request, start: Callable[[], Run], body: Any, chat: bool,
+                  model: str, rid: str, created: int) -> AsyncIterator[str]:
     obj = "chat.completion.chunk" if chat else "text_completion"
 
     def chunk(choices: list[dict[str, Any]], **extra: Any) -> str:
         return _sse({"id": rid, "object": obj, "created": created, "model": model,
                      "choices": choices, **extra})
 
-    run = start()
+    started, run = time.monotonic(), start()
     try:
         if chat:
             for i in range(len(run.choices)):
@@ -158,6 +172,7 @@ async def _stream(start: Callable[[], Run], body: Any, chat: bool, model: str, r
         yield _sse("[DONE]")
     finally:
         run.cancel()  # the client left early (or we are done: cancelling is then a no-op)
+        _log_done(request, run, started, "streamed" if run.done else "stream closed early")
 
 
 def completion_routes() -> APIRouter:
