@@ -42,8 +42,10 @@ async def _one(client: httpx.AsyncClient, url: str, model: str, prompt: str,
     async with client.stream("POST", f"{url}/v1/{endpoint}", json=body) as response:
         response.raise_for_status()
         async for line in response.aiter_lines():
-            if line.startswith("data: {") and '"usage"' in line:
-                used = json.loads(line[6:])["usage"]["completion_tokens"]
+            if line.startswith("data: {"):
+                chunk = json.loads(line[6:])
+                if chunk.get("usage"):
+                    used = chunk["usage"]["completion_tokens"]
     return used
 
 
