@@ -192,3 +192,14 @@ def loc_to_param(loc: tuple[Any, ...] | list[Any]) -> str | None:
         elif isinstance(part, str) and _is_field_name(part):
             out += f".{part}" if out else part
     return out or None
+
+
+def validation_error_message(errors: list[Any]) -> tuple[str, str | None]:
+    """OpenAI-style message and `param` for the first of pydantic's validation errors."""
+    first = errors[0] if errors else {}
+    param = loc_to_param(first.get("loc", ()))
+    if first.get("type") == "json_invalid":
+        return "We could not parse the JSON body of your request.", None
+    if first.get("type") == "missing":
+        return f"Missing required parameter: '{param}'.", param
+    return f"Invalid value for '{param}': {first.get('msg', 'invalid value')}.", param

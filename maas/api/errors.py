@@ -19,7 +19,7 @@ from maas.errors import (
     PermissionDenied,
     UpstreamError,
 )
-from maas.protocol import error_body, loc_to_param
+from maas.protocol import error_body, validation_error_message
 
 log = logging.getLogger(__name__)
 
@@ -47,21 +47,10 @@ def error_response(status: int, message: str, type_: str, param: str | None = No
                         headers=headers)
 
 
-def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
-    first = exc.errors()[0]
-    param = loc_to_param(first.get("loc", ()))
-    msg = str(first.get("msg", "invalid value"))
-    if first.get("type") == "json_invalid":
-        return "We could not parse the JSON body of your request.", None
-    if first.get("type") == "missing":
-        return f"Missing required parameter: '{param}'.", param
-    return f"Invalid value for '{param}': {msg}.", param
-
-
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        message, param = _validation_message(exc)
+        message, param = validation_error_message(exc.errors())
         return error_response(400, message, "invalid_request_error", param, "invalid_value")
 
     @app.exception_handler(AuthError)

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from maas.protocol import error_body, loc_to_param
+from maas.protocol import error_body, validation_error_message
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +34,6 @@ def unsupported(param: str, what: str | None = None) -> WorkerError:
                        code="unsupported_parameter")
 
 
-def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
-    first = exc.errors()[0] if exc.errors() else {}
-    param = loc_to_param(first.get("loc", ()))
-    if first.get("type") == "json_invalid":
-        return "We could not parse the JSON body of your request.", None
-    if first.get("type") == "missing":
-        return f"Missing required parameter: '{param}'.", param
-    return f"Invalid value for '{param}': {first.get('msg', 'invalid value')}.", param
-
-
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(WorkerError)
     async def _worker_error(_: Request, exc: WorkerError) -> JSONResponse:
@@ -52,7 +42,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        message, param = _validation_message(exc)
+        message, param = validation_error_message(exc.errors())
         return JSONResponse(error_body(message, "invalid_request_error", param),
                             status_code=400)
 
