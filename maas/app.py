@@ -16,7 +16,6 @@ from maas.api.admin import models as admin_models
 from maas.api.errors import install_error_handlers
 from maas.api.metrics import Metrics
 from maas.api.openai import chat, completions, embeddings, models
-from maas.api.request_id import RequestIdMiddleware
 from maas.catalog.models import load_model_manifests
 from maas.db.database import Database
 from maas.engines.availability import EngineSelector
@@ -24,6 +23,7 @@ from maas.engines.registry import ModelRegistry
 from maas.engines.router import Router
 from maas.engines.supervisor import Supervisor
 from maas.engines.upstream import UpstreamClient
+from maas.request_id import RequestIdMiddleware
 from maas.services import Services
 from maas.settings import Settings
 from maas.tenancy.auth_cache import PrincipalCache

