@@ -32,8 +32,8 @@ from maas.tenancy.bootstrap import bootstrap
 log = logging.getLogger(__name__)
 
 
-def build_services(settings: Settings, selector: EngineSelector | None = None) -> Services:
-    """Database (migrated), tenancy bootstrap, model registry, engine plumbing."""
+def open_database(settings: Settings) -> Database:
+    """The migrated, bootstrapped database; prints the admin key the one time it is made."""
     settings.ensure_dirs()
     db = Database(settings.database_url)
     db.upgrade()
@@ -44,8 +44,21 @@ def build_services(settings: Settings, selector: EngineSelector | None = None) -
             "\n\n  Generated the platform admin API key (shown once; also saved to %s):\n"
             "      %s\n", settings.admin_key_file, result.generated_admin_key,
         )
+    return db
+
+
+def open_registry(settings: Settings, db: Database,
+                  selector: EngineSelector | None = None) -> ModelRegistry:
+    """The model registry, synced with the manifests on disk."""
     registry = ModelRegistry(db, selector or EngineSelector(settings))
     registry.sync(load_model_manifests(settings.models_dir))
+    return registry
+
+
+def build_services(settings: Settings, selector: EngineSelector | None = None) -> Services:
+    """Database, model registry and engine plumbing for one gateway process."""
+    db = open_database(settings)
+    registry = open_registry(settings, db, selector)
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.upstream_timeout, connect=5.0),
         limits=httpx.Limits(max_connections=512, max_keepalive_connections=128),

@@ -54,9 +54,10 @@ def worker(model: Annotated[str, typer.Option(help="Model id from models/")],
 
 
 def _registry():  # noqa: ANN202 - local import keeps `maas --help` fast
-    from maas.app import build_services
+    from maas.app import open_registry
 
-    return build_services(Settings()).registry
+    settings = Settings()
+    return open_registry(settings, _db(settings))
 
 
 @models_app.command("list")
@@ -103,17 +104,10 @@ def models_disable(model_id: str) -> None:
     _switch(model_id, False)
 
 
-def _db():  # noqa: ANN202
-    from maas.db.database import Database
-    from maas.tenancy.bootstrap import bootstrap
+def _db(settings: Settings | None = None):  # noqa: ANN202
+    from maas.app import open_database
 
-    settings = Settings()
-    settings.ensure_dirs()
-    db = Database(settings.database_url)
-    db.upgrade()
-    with db.session() as session:
-        bootstrap(session, settings)
-    return db
+    return open_database(settings or Settings())
 
 
 @keys_app.command("create")
