@@ -58,7 +58,8 @@ def main() -> None:
     mock_port, gw_port = free_port(), free_port()
     (work / "models").mkdir()
     (work / "models" / "mock.yaml").write_text(
-        "id: mock\nkind: chat\nfamily: mock\ncontext_length: 1024\nengines:\n"
+        "id: mock\nkind: chat\nfamily: mock\ncontext_length: 1024\n"
+        "pricing: {input_per_1k: 0.5, output_per_1k: 1.0}\nengines:\n"
         f"  - {{kind: remote, base_url: 'http://127.0.0.1:{mock_port}/v1'}}\n")
     mock = start([PYTHON, "-m", "tests.support.fake_worker", "--port", str(mock_port)])
     gateway = start([PYTHON, "-m", "maas", "serve", "--port", str(gw_port)], env={

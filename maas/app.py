@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,8 @@ from maas.engines.registry import ModelRegistry
 from maas.engines.router import Router
 from maas.engines.supervisor import Supervisor
 from maas.engines.upstream import UpstreamClient
+from maas.limits.ratelimit import create_limiter
+from maas.metering.meter import Meter
 from maas.request_id import RequestIdMiddleware
 from maas.services import Services
 from maas.settings import Settings
@@ -68,7 +71,23 @@ def build_services(settings: Settings, selector: EngineSelector | None = None) -
         settings=settings, db=db, registry=registry, supervisor=supervisor,
         router=Router(registry, supervisor), upstream=UpstreamClient(http), metrics=Metrics(),
         principals=PrincipalCache(settings.auth_cache_ttl),
+        meter=Meter(db, create_limiter(settings.redis_url,
+                                       lease_ttl=settings.upstream_timeout + 60),
+                    enabled=settings.metering),
     )
+
+
+async def _housekeeping(svc: Services) -> None:
+    """Release holds orphaned by a crashed replica; expire credit lots past their date."""
+    stale_after = svc.settings.upstream_timeout * 2 + 60
+    while True:
+        try:
+            released, expired = await asyncio.to_thread(svc.meter.sweep, stale_after)
+            if released or expired:
+                log.info("credits: released %d stale holds, expired %d lots", released, expired)
+        except Exception:
+            log.exception("credit housekeeping failed; retrying later")
+        await asyncio.sleep(svc.settings.sweep_interval)
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
@@ -77,10 +96,13 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await svc.supervisor.start()
+        sweeper = asyncio.create_task(_housekeeping(svc))
         try:
             yield
         finally:
+            sweeper.cancel()
             await svc.supervisor.stop()
+            await svc.meter.limiter.close()
             await svc.upstream.http.aclose()
             svc.db.dispose()
 

@@ -10,6 +10,7 @@ from maas.engines.registry import ModelRegistry
 from maas.engines.router import Router
 from maas.engines.supervisor import Supervisor
 from maas.engines.upstream import UpstreamClient
+from maas.metering.meter import Meter
 from maas.settings import Settings
 from maas.tenancy.auth_cache import PrincipalCache
 
@@ -24,3 +25,4 @@ class Services:
     upstream: UpstreamClient
     metrics: Metrics
     principals: PrincipalCache
+    meter: Meter

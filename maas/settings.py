@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     max_batch_size: int = 16
     torch_threads: int | None = None
 
+    redis_url: str | None = Field(
+        default=None, description="Shared rate-limit state for several gateway replicas.")
+    metering: bool = Field(default=True, description="Limits, quotas, credits and usage.")
+    sweep_interval: float = Field(default=60.0, gt=0,
+                                  description="Seconds between credit housekeeping runs.")
     auth_cache_ttl: float = Field(default=5.0, ge=0, description="Seconds a key check is reused.")
     log_level: str = "info"
 

@@ -17,7 +17,8 @@ ADMIN_KEY = "sk-maas-test-admin-0123456789"
 
 def write_fake_manifests(models_dir: Path, engine_url: str) -> None:
     models_dir.mkdir(parents=True, exist_ok=True)
-    common = "family: fake\ncontext_length: 2048\n"
+    common = ("family: fake\ncontext_length: 2048\n"
+              "pricing: {input_per_1k: 0.5, output_per_1k: 1.0}\n")
     (models_dir / "fake-chat.yaml").write_text(
         f"id: fake-chat\nkind: chat\n{common}engines:\n"
         f"  - {{kind: remote, base_url: '{engine_url}/v1', upstream_model: fake}}\n")
@@ -32,6 +33,7 @@ def write_fake_manifests(models_dir: Path, engine_url: str) -> None:
         kind: chat
         family: big
         context_length: 32768
+        pricing: {input_per_1k: 0.002, output_per_1k: 0.006}
         source: {path: /nonexistent/weights}
         engines:
           - {kind: vllm, requires_gpu: true}

@@ -70,9 +70,12 @@ class EngineSpec(_Strict):
 
 
 class Pricing(_Strict):
-    input_per_1k: float = Field(default=0.0, ge=0)
-    output_per_1k: float = Field(default=0.0, ge=0)
-    currency: str = "CNY"
+    """Credits per 1k tokens. Both prices are required: a self-hosted model costs 0 only
+    when its manifest says 0, never because someone forgot the price."""
+
+    input_per_1k: float = Field(ge=0, le=1000)
+    output_per_1k: float = Field(ge=0, le=1000)
+    currency: str = Field(default="credits", description="Display only; credits are the unit.")
 
 
 class GenerationDefaults(_Strict):
@@ -100,7 +103,7 @@ class ModelManifest(_Strict):
     engines: list[EngineSpec] = Field(min_length=1)
     chat_template: str | None = None
     defaults: GenerationDefaults = Field(default_factory=GenerationDefaults)
-    pricing: Pricing = Field(default_factory=Pricing)
+    pricing: Pricing
     enabled: bool = True
 
     @model_validator(mode="after")

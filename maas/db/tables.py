@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -23,11 +23,82 @@ class Tenant(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     name: str = Field(max_length=200)
     is_platform: bool = False
+    plan_id: str = Field(default="free", foreign_key="plans.id", max_length=64)
+    industry: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    disabled_at: datetime | None = None
+
+
+def _json(nullable: bool = False) -> Column:
+    return Column(JSON, nullable=nullable)
+
+
+def _money() -> Column:
+    """Amounts are integer micro-credits (1 credit = 1_000_000): exact sums, no floats."""
+    return Column(BigInteger, nullable=False)
+
+
+class Plan(SQLModel, table=True):
+    """A tenant's plan: its `Limits` and how it pays (prepaid credits or postpaid invoice)."""
+
+    __tablename__ = "plans"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    limits: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    billing: str = Field(default="prepaid", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class User(SQLModel, table=True):
+    """A person who signs in to the console. Passwords are stored as Argon2id hashes."""
+
+    __tablename__ = "users"
+
+    id: str = Field(primary_key=True, max_length=64)
+    email: str = Field(unique=True, index=True, max_length=320)
+    name: str = Field(max_length=200)
+    password_hash: str = Field(max_length=256)
+    is_platform_admin: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    disabled_at: datetime | None = None
+
+
+class Membership(SQLModel, table=True):
+    """A user's role in one tenant (Dify's tenant/member pattern)."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("tenant_id", "user_id", name="uq_membership"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    tenant_id: str = Field(foreign_key="tenants.id", index=True, max_length=64)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=64)
+    role: str = Field(max_length=32)
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class UserSession(SQLModel, table=True):
+    """A signed-in console session; only the token's SHA-256 is stored."""
+
+    __tablename__ = "user_sessions"
+
+    id: str = Field(primary_key=True, max_length=64)
+    token_hash: str = Field(unique=True, index=True, max_length=64)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=64)
+    tenant_id: str = Field(foreign_key="tenants.id", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+
 class ApiKey(SQLModel, table=True):
-    """An API key. Only the SHA-256 of the secret is stored; `prefix` is for display."""
+    """An API key. Only the SHA-256 of the secret is stored; `prefix` is for display.
+
+    Scope: `allowed_models` / `allowed_apps` (None = whatever the tenant may use) and
+    `limits` (stricter than the plan, never looser). A rotated key keeps working until
+    `expires_at` (its grace period) and points at its successor with `replaced_by`.
+    """
 
     __tablename__ = "api_keys"
 
@@ -37,10 +108,16 @@ class ApiKey(SQLModel, table=True):
     prefix: str = Field(max_length=32)
     key_hash: str = Field(unique=True, index=True, max_length=64)
     role: str = Field(default="member", max_length=32)
+    user_id: str | None = Field(default=None, foreign_key="users.id", max_length=64)
+    created_by: str | None = Field(default=None, max_length=64)
+    allowed_models: list[str] | None = Field(default=None, sa_column=_json(nullable=True))
+    allowed_apps: list[str] | None = Field(default=None, sa_column=_json(nullable=True))
+    limits: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
     created_at: datetime = Field(default_factory=utcnow)
     last_used_at: datetime | None = None
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
+    replaced_by: str | None = Field(default=None, max_length=64)
 
 
 class ModelRecord(SQLModel, table=True):
@@ -64,3 +141,154 @@ class ModelRecord(SQLModel, table=True):
     status: str = Field(default="loading", max_length=32)
     status_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class CreditAccount(SQLModel, table=True):
+    """Per-tenant totals and the row every credit operation locks first.
+
+    `available` is what can still be reserved (the sum of the lots' `remaining`); `held` is
+    reserved by requests in flight. Ledger sum == available + held, always.
+    """
+
+    __tablename__ = "credit_accounts"
+
+    tenant_id: str = Field(primary_key=True, foreign_key="tenants.id", max_length=64)
+    available: int = Field(default=0, sa_column=_money())
+    held: int = Field(default=0, sa_column=_money())
+    version: int = 0
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class CreditLot(SQLModel, table=True):
+    """Credits from one grant or voucher, with that source's expiry and restrictions."""
+
+    __tablename__ = "credit_lots"
+
+    id: str = Field(primary_key=True, max_length=64)
+    tenant_id: str = Field(foreign_key="tenants.id", index=True, max_length=64)
+    source: str = Field(max_length=16)  # grant | voucher
+    voucher_id: str | None = Field(default=None, max_length=64)
+    amount: int = Field(default=0, sa_column=_money())
+    remaining: int = Field(default=0, sa_column=_money())
+    held: int = Field(default=0, sa_column=_money())
+    expires_at: datetime | None = None
+    restrict_models: list[str] | None = Field(default=None, sa_column=_json(nullable=True))
+    restrict_industries: list[str] | None = Field(default=None, sa_column=_json(nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+    expired_at: datetime | None = None
+
+
+class CreditHold(SQLModel, table=True):
+    """Credits reserved for one in-flight request, and the lots they came from."""
+
+    __tablename__ = "credit_holds"
+
+    id: str = Field(primary_key=True, max_length=64)
+    tenant_id: str = Field(foreign_key="tenants.id", index=True, max_length=64)
+    amount: int = Field(default=0, sa_column=_money())
+    allocations: dict[str, int] = Field(default_factory=dict, sa_column=_json())
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LedgerEntry(SQLModel, table=True):
+    """Append-only record of every credit movement: grant, redeem, debit, expire."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_tenant_created", "tenant_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(foreign_key="tenants.id", max_length=64)
+    kind: str = Field(max_length=16)
+    amount: int = Field(default=0, sa_column=_money())  # signed: + in, - out
+    lot_id: str | None = Field(default=None, max_length=64)
+    usage_id: str | None = Field(default=None, index=True, max_length=64)
+    voucher_id: str | None = Field(default=None, max_length=64)
+    actor: str | None = Field(default=None, max_length=64)
+    description: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class VoucherBatch(SQLModel, table=True):
+    """A batch of vouchers issued by a platform admin (the "AI voucher" scheme)."""
+
+    __tablename__ = "voucher_batches"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    issuer: str = Field(max_length=200)
+    amount: int = Field(default=0, sa_column=_money())  # per voucher
+    count: int
+    expires_at: datetime | None = None
+    credit_days: int | None = None  # credits expire this many days after redemption
+    restrict_models: list[str] | None = Field(default=None, sa_column=_json(nullable=True))
+    restrict_industries: list[str] | None = Field(default=None, sa_column=_json(nullable=True))
+    created_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class Voucher(SQLModel, table=True):
+    """One redeemable code; like keys, only its SHA-256 is stored."""
+
+    __tablename__ = "vouchers"
+
+    id: str = Field(primary_key=True, max_length=64)
+    batch_id: str = Field(foreign_key="voucher_batches.id", index=True, max_length=64)
+    code_hash: str = Field(unique=True, index=True, max_length=64)
+    prefix: str = Field(max_length=32)
+    redeemed_by: str | None = Field(default=None, foreign_key="tenants.id", max_length=64)
+    redeemed_at: datetime | None = None
+    lot_id: str | None = Field(default=None, max_length=64)
+
+
+class QuotaCounter(SQLModel, table=True):
+    """Tokens used and held per scope ("tenant:x" / "key:y") per calendar month (UTC)."""
+
+    __tablename__ = "quota_counters"
+
+    scope: str = Field(primary_key=True, max_length=128)
+    period: str = Field(primary_key=True, max_length=7)  # YYYY-MM
+    used: int = Field(default=0, sa_column=_money())
+    held: int = Field(default=0, sa_column=_money())
+
+
+class UsageRecord(SQLModel, table=True):
+    """One row per `/v1` request that reached metering, whatever its outcome."""
+
+    __tablename__ = "usage_records"
+    __table_args__ = (Index("ix_usage_tenant_created", "tenant_id", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    request_id: str | None = Field(default=None, max_length=128)
+    tenant_id: str = Field(foreign_key="tenants.id", max_length=64)
+    key_id: str | None = Field(default=None, max_length=64)
+    user_id: str | None = Field(default=None, max_length=64)
+    model_id: str = Field(max_length=128)
+    app_id: str | None = Field(default=None, max_length=128)
+    endpoint: str = Field(max_length=32)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cost: int = Field(default=0, sa_column=_money())
+    latency_ms: int = 0
+    status: int = 200
+    outcome: str = Field(default="ok", max_length=16)  # ok | error | cancelled
+    estimated: bool = False  # token counts estimated by the gateway (client went away)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only log of security-relevant actions; tenant admins read their tenant's."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_tenant_created", "tenant_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str | None = Field(default=None, max_length=64)
+    actor_key_id: str | None = Field(default=None, max_length=64)
+    actor_user_id: str | None = Field(default=None, max_length=64)
+    action: str = Field(max_length=64)
+    target_type: str = Field(max_length=32)
+    target_id: str | None = Field(default=None, max_length=128)
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    created_at: datetime = Field(default_factory=utcnow)

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from maas.db.tables import ApiKey, Tenant
+from maas.db.tables import ApiKey, Plan, Tenant
 from maas.settings import Settings
 from maas.tenancy.keys import create_key, generate_secret, hash_secret
 from maas.tenancy.principal import PLATFORM_ADMIN
+from maas.tenancy.tenants import ensure_account
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +26,26 @@ class BootstrapResult:
     generated_admin_key: str | None  # set only when a key was generated on this start
 
 
+INTERNAL_PLAN = "internal"
+
+
+def _ensure_plans(session: Session) -> None:
+    """The seed plans (also inserted by migration 0002); admins may edit them later."""
+    from maas.db.migrations.seed import SEED_PLANS
+
+    for plan in SEED_PLANS:
+        if session.get(Plan, plan["id"]) is None:
+            session.add(Plan(**plan))
+    session.flush()
+
+
 def _ensure_tenant(session: Session, tenant_id: str, name: str, is_platform: bool) -> None:
+    """The platform and default tenants run on the internal (postpaid) plan."""
     if session.get(Tenant, tenant_id) is None:
-        session.add(Tenant(id=tenant_id, name=name, is_platform=is_platform))
+        session.add(Tenant(id=tenant_id, name=name, is_platform=is_platform,
+                           plan_id=INTERNAL_PLAN))
         session.flush()
+    ensure_account(session, tenant_id)
 
 
 def _admin_secret(settings: Settings) -> tuple[str, bool]:
@@ -47,6 +64,7 @@ def _admin_secret(settings: Settings) -> tuple[str, bool]:
 
 
 def bootstrap(session: Session, settings: Settings) -> BootstrapResult:
+    _ensure_plans(session)
     _ensure_tenant(session, PLATFORM_TENANT, "Platform", is_platform=True)
     _ensure_tenant(session, DEFAULT_TENANT, "Default tenant", is_platform=False)
     secret, generated = _admin_secret(settings)

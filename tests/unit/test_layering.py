@@ -18,6 +18,9 @@ FORBIDDEN = {
     "tenancy": ("fastapi", "starlette", "maas.api", "maas.engines", "maas.worker"),
     "engines": ("fastapi", "starlette", "maas.api", "maas.worker", "torch", "transformers"),
     "worker": ("maas.api", "maas.engines", "maas.tenancy", "maas.db"),
+    "limits": ("fastapi", "starlette", "maas.api", "maas.engines", "maas.tenancy", "maas.db",
+               "maas.metering", "maas.worker"),
+    "metering": ("fastapi", "starlette", "maas.api", "maas.engines", "maas.worker"),
 }
 
 

@@ -16,6 +16,8 @@ from maas.catalog.sources import locate
 from maas.engines.availability import EngineSelector
 from maas.settings import REPO_ROOT, Settings
 
+FREE = {"input_per_1k": 0, "output_per_1k": 0}
+
 MODELS = REPO_ROOT / "models"
 EMBEDDED = {"smollm2-135m-instruct", "gemma-3-270m", "multilingual-e5-small", "all-minilm-l6-v2"}
 
@@ -52,14 +54,29 @@ def test_bad_manifests_are_rejected_with_the_file_named(tmp_path: Path) -> None:
         load_model_manifest(bad)
     wrong_name = tmp_path / "y.yaml"
     wrong_name.write_text("id: z\nkind: chat\nfamily: f\ncontext_length: 10\n"
+                          "pricing: {input_per_1k: 0, output_per_1k: 0}\n"
                           "engines: [{kind: remote, base_url: 'http://h/v1'}]\n")
     with pytest.raises(ManifestError, match="must match"):
         load_model_manifest(wrong_name)
     with pytest.raises(ValueError, match="dimensions"):
         ModelManifest.model_validate({"id": "e", "kind": "embedding", "family": "f",
-                                      "context_length": 5,
+                                      "context_length": 5, "pricing": FREE,
                                       "engines": [{"kind": "remote", "base_url": "http://h"}]})
     with pytest.raises(ValueError, match="exactly one"):
         ModelManifest.model_validate({"id": "e", "kind": "chat", "family": "f",
-                                      "context_length": 5, "source": {"path": "a", "hf": "b"},
+                                      "context_length": 5, "pricing": FREE,
+                                      "source": {"path": "a", "hf": "b"},
                                       "engines": [{"kind": "transformers"}]})
+
+
+def test_a_missing_price_is_an_error_and_zero_must_be_explicit(tmp_path: Path) -> None:
+    base = {"id": "m", "kind": "chat", "family": "f", "context_length": 8,
+            "engines": [{"kind": "remote", "base_url": "http://h/v1"}]}
+    with pytest.raises(ValueError, match="pricing"):
+        ModelManifest.model_validate(base)
+    with pytest.raises(ValueError, match="output_per_1k"):
+        ModelManifest.model_validate({**base, "pricing": {"input_per_1k": 0.1}})
+    free = ModelManifest.model_validate({**base, "pricing": FREE})
+    assert free.pricing.input_per_1k == 0 and free.pricing.output_per_1k == 0
+    for manifest in load_model_manifests(REPO_ROOT / "models"):
+        assert manifest.pricing.input_per_1k > 0, manifest.id  # self-hosted is never free

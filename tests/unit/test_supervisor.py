@@ -48,6 +48,7 @@ def local_model(tmp_path: Path, model_id: str, command, interval: float):  # noq
     models.mkdir()
     (models / f"{model_id}.yaml").write_text(
         f"id: {model_id}\nkind: chat\nfamily: f\ncontext_length: 512\n"
+        "pricing: {input_per_1k: 0, output_per_1k: 0}\n"
         f"source: {{path: '{weights}'}}\nengines: [{{kind: transformers}}]\n")
     settings = Settings(data_dir=tmp_path / "data", models_dir=models, admin_api_key=ADMIN_KEY,
                         health_interval=interval, restart_backoff_max=1.0, _env_file=None)

@@ -13,7 +13,8 @@ from maas.worker import convert
 def _manifest(path: Path) -> ModelManifest:
     return ModelManifest.model_validate({
         "id": "tiny", "kind": "chat", "family": "t", "version": "2", "context_length": 64,
-        "source": {"path": str(path)}, "engines": [{"kind": "transformers"}]})
+        "pricing": {"input_per_1k": 0, "output_per_1k": 0}, "source": {"path": str(path)},
+        "engines": [{"kind": "transformers"}]})
 
 
 def test_conversion_runs_once_and_is_atomic(tmp_path: Path, monkeypatch) -> None:

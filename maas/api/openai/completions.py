@@ -19,4 +19,4 @@ async def completions(
     body: CompletionRequest, request: Request,
     who: Principal = Depends(principal), svc: Services = Depends(services),
 ) -> Response:
-    return await forward(svc, request, "completions", body)
+    return await forward(svc, request, "completions", body, who)

@@ -19,4 +19,4 @@ async def embeddings(
     body: EmbeddingRequest, request: Request,
     who: Principal = Depends(principal), svc: Services = Depends(services),
 ) -> Response:
-    return await forward(svc, request, "embeddings", body)
+    return await forward(svc, request, "embeddings", body, who)

@@ -33,7 +33,8 @@ def model_card(record: ModelRecord) -> dict[str, Any]:
 @router.get("/v1/models")
 async def list_models(who: Principal = Depends(principal),
                       svc: Services = Depends(services)) -> dict[str, Any]:
-    cards = [model_card(r) for r in svc.registry.snapshot.values() if r.enabled]
+    cards = [model_card(r) for r in svc.registry.snapshot.values()
+             if r.enabled and who.may_use_model(r.id, r.tags)]
     return {"object": "list", "data": sorted(cards, key=lambda c: c["id"])}
 
 
@@ -41,6 +42,7 @@ async def list_models(who: Principal = Depends(principal),
 async def get_model(model_id: str, who: Principal = Depends(principal),
                     svc: Services = Depends(services)) -> dict[str, Any]:
     record = svc.registry.snapshot.get(model_id)
-    if record is None or not record.enabled:
-        raise ModelNotFound(f"The model '{model_id}' does not exist", param="model")
+    if record is None or not record.enabled or not who.may_use_model(record.id, record.tags):
+        raise ModelNotFound(f"The model '{model_id}' does not exist or you do not have "
+                            "access to it.", param="model")
     return model_card(record)

@@ -11,17 +11,21 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
+import anyio
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from maas.catalog.models import ModelManifest
 from maas.engines.router import Route
 from maas.engines.upstream import UpstreamStatusError
-from maas.errors import EngineUnreachable, InvalidRequest, MaasError, UpstreamError
+from maas.errors import EngineUnreachable, InvalidRequest, MaasError, ModelNotFound, UpstreamError
+from maas.metering.meter import Admission
 from maas.protocol import OpenAIRequest, SamplingRequest, error_body
 from maas.services import Services
+from maas.tenancy.principal import Principal
 
 T = TypeVar("T")
 
@@ -37,9 +41,17 @@ ENDPOINT_HINT = {"chat": "/v1/chat/completions", "completion": "/v1/completions"
                  "embedding": "/v1/embeddings", "rerank": "/v1/rerank"}
 
 
-async def route_for(svc: Services, model_id: str, endpoint: str) -> Route:
-    """Resolve the model, refuse the wrong endpoint before waiting on an engine, route."""
+def resolve_model(svc: Services, who: Principal, model_id: str, endpoint: str
+                  ) -> ModelManifest:
+    """The manifest, if this caller may use it on this endpoint (checked before any wait).
+
+    A model outside the caller's plan or key scope answers like an unknown one, as
+    OpenAI does: "does not exist or you do not have access to it".
+    """
     manifest = svc.router.manifest(model_id)
+    if not who.may_use_model(manifest.id, manifest.tags):
+        raise ModelNotFound(f"The model '{model_id}' does not exist or you do not have "
+                            "access to it.", param="model")
     kind = manifest.kind
     if kind not in ENDPOINT_KINDS[endpoint]:
         raise InvalidRequest(
@@ -47,7 +59,7 @@ async def route_for(svc: Services, model_id: str, endpoint: str) -> Route:
             f"/v1/{endpoint.replace('.', '/')}; use {ENDPOINT_HINT[kind]}.",
             param="model", code="model_not_supported",
         )
-    return await svc.router.route(model_id)
+    return manifest
 
 
 async def until_disconnect(request: Request, work: Awaitable[T]) -> T | None:
@@ -71,17 +83,27 @@ async def until_disconnect(request: Request, work: Awaitable[T]) -> T | None:
 class Forwarder:
     """One request's trip to its engine and back, observed by the metrics."""
 
-    def __init__(self, svc: Services, request: Request, endpoint: str, route: Route) -> None:
+    def __init__(self, svc: Services, request: Request, endpoint: str, route: Route,
+                 admission: Admission | None = None) -> None:
         self.svc = svc
         self.request = request
         self.endpoint = endpoint
         self.route = route
+        self.admission = admission
         self.started = time.perf_counter()
         self.request_id: str | None = request.scope.get("state", {}).get("request_id")
 
-    def _observe(self, status: int, usage: dict[str, int] | None) -> None:
+    async def _observe(self, status: int, usage: dict[str, int] | None,
+                       outcome: str = "ok", streamed_tokens: int = 0) -> None:
+        """Metrics and metering for the finished request (metering exactly once)."""
         self.svc.metrics.observe(self.endpoint, self.route.manifest.id, status,
                                  time.perf_counter() - self.started, usage)
+        await self.svc.meter.settle(self.admission, usage, status, outcome, streamed_tokens,
+                                    self.request_id)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return dict(self.admission.headers) if self.admission else {}
 
     def _payload(self, body: dict[str, Any]) -> dict[str, Any]:
         return {**body, "model": self.route.upstream_model}
@@ -105,37 +127,40 @@ class Forwarder:
             return await self.svc.upstream.post(self.route, path, self._payload(body),
                                                 self.request_id)
 
-    @contextlib.contextmanager
-    def _failures_observed(self) -> Iterator[None]:
-        """Count a request that fails before any response bytes went out."""
+    @contextlib.asynccontextmanager
+    async def _failures_observed(self) -> AsyncIterator[None]:
+        """Count and meter a request that fails before any response bytes went out."""
         try:
             yield
         except UpstreamStatusError as exc:
-            self._observe(exc.status, None)
+            await self._observe(exc.status, None, "error")
             raise
         except MaasError:
-            self._observe(502, None)
+            await self._observe(502, None, "error")
+            raise
+        except BaseException:  # cancelled or a bug: still settle the reservation
+            await self._observe(499, None, "cancelled")
             raise
 
     async def json(self, path: str, body: dict[str, Any]) -> Response:
-        with self._failures_observed():
+        async with self._failures_observed():
             result = await until_disconnect(self.request, self._post(path, body))
         if result is None:  # client went away; nobody reads this
-            self._observe(499, None)
+            await self._observe(499, None, "cancelled")
             return Response(status_code=499)
         result["model"] = self.route.manifest.id
-        self._observe(200, result.get("usage"))
-        return JSONResponse(result)
+        await self._observe(200, result.get("usage"))
+        return JSONResponse(result, headers=self.headers)
 
     async def stream(self, path: str, body: dict[str, Any], include_usage: bool) -> Response:
         payload = self._payload(body)
         payload["stream"] = True
         payload["stream_options"] = {"include_usage": True}  # we always meter
-        with self._failures_observed():
+        async with self._failures_observed():
             chunks, first = await self._open_stream(path, payload)
         return StreamingResponse(self._relay(first, chunks, include_usage),
                                  media_type="text/event-stream",
-                                 headers={"cache-control": "no-cache"})
+                                 headers={"cache-control": "no-cache", **self.headers})
 
     async def _open_stream(self, path: str, payload: dict[str, Any]
                            ) -> tuple[AsyncIterator[dict[str, Any]], dict[str, Any] | None]:
@@ -155,11 +180,13 @@ class Forwarder:
                      chunks: AsyncIterator[dict[str, Any]], include_usage: bool
                      ) -> AsyncIterator[str]:
         usage: dict[str, int] | None = None
-        status = 200
+        status, outcome, streamed = 200, "ok", 0
         try:
             chunk = first
             while chunk is not None:
                 chunk["model"] = self.route.manifest.id
+                streamed += sum(1 for c in chunk.get("choices") or ()
+                                if (c.get("delta") or {}).get("content") or c.get("text"))
                 if chunk.get("usage"):
                     usage = chunk["usage"]
                     if not include_usage:
@@ -171,24 +198,45 @@ class Forwarder:
                 chunk = await anext(chunks, None)
             yield "data: [DONE]\n\n"
         except (MaasError, UpstreamStatusError) as exc:
-            status = 502
+            status, outcome = 502, "error"
             message = exc.message if isinstance(exc, MaasError) else str(exc.body)
             yield f"data: {json.dumps(error_body(message, 'server_error'))}\n\n"
-        except asyncio.CancelledError:
-            status = 499
+        except (asyncio.CancelledError, GeneratorExit):
+            status, outcome = 499, "cancelled"
             raise
         finally:
-            await chunks.aclose()  # type: ignore[attr-defined]
-            self._observe(status, usage)
+            with anyio.CancelScope(shield=True):
+                await chunks.aclose()  # type: ignore[attr-defined]
+                await self._observe(status, usage, outcome if usage is None else
+                                    ("ok" if status == 200 else outcome), streamed)
 
 
+def _cap_completion(payload: dict[str, Any], admission: Admission | None) -> None:
+    """Forward the completion budget the credits afford, so the cost cannot exceed the hold."""
+    if admission is None or admission.reservation.hold_id is None:
+        return
+    budget = admission.max_completion
+    if budget is None or admission.endpoint == "embeddings":
+        return
+    per_choice = max(1, budget // max(1, int(payload.get("n") or 1)))
+    payload.pop("max_completion_tokens", None)
+    payload["max_tokens"] = per_choice
 
-async def forward(svc: Services, request: Request, endpoint: str,
-                  body: OpenAIRequest) -> Response:
-    """The whole trip for one validated `/v1` request: route, then JSON or SSE."""
-    route = await route_for(svc, body.model, endpoint)  # type: ignore[attr-defined]
-    forwarder = Forwarder(svc, request, endpoint, route)
+
+async def forward(svc: Services, request: Request, endpoint: str, body: OpenAIRequest,
+                  who: Principal) -> Response:
+    """The whole trip for one validated `/v1` request: admit, route, JSON or SSE, settle."""
+    manifest = resolve_model(svc, who, body.model, endpoint)  # type: ignore[attr-defined]
     payload = body.model_dump(exclude_unset=True, exclude_none=True)
+    request_id = request.scope.get("state", {}).get("request_id")
+    admission = await svc.meter.admit(who, manifest, endpoint, payload, request_id)
+    try:
+        route = await svc.router.route(manifest.id)
+    except BaseException:
+        await svc.meter.cancel(admission)
+        raise
+    _cap_completion(payload, admission)
+    forwarder = Forwarder(svc, request, endpoint, route, admission)
     path = ENDPOINT_PATHS[endpoint]
     if isinstance(body, SamplingRequest) and body.stream:
         return await forwarder.stream(path, payload, body.include_usage_in_stream())
