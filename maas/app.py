@@ -12,9 +12,11 @@ from fastapi import FastAPI
 
 from maas import __version__
 from maas.api import health
-from maas.api.admin import keys as admin_keys
 from maas.api.admin import models as admin_models
+from maas.api.admin import tenants as admin_tenants
+from maas.api.admin import vouchers as admin_vouchers
 from maas.api.errors import install_error_handlers
+from maas.api.manage import audit, auth, credits, keys, members, usage
 from maas.api.metrics import Metrics
 from maas.api.openai import chat, completions, embeddings, models
 from maas.catalog.models import load_model_manifests
@@ -110,6 +112,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.services = svc
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
-    for module in (health, models, chat, completions, embeddings, admin_models, admin_keys):
+    for module in (health, models, chat, completions, embeddings, admin_models, admin_tenants,
+                   admin_vouchers, auth, keys, members, usage, audit, credits):
         app.include_router(module.router)
     return app

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import TypeVar
 
 from fastapi import Request
+from sqlmodel import Session
 
 from maas.api.errors import AuthError
+from maas.db.tables import utcnow
 from maas.services import Services
 from maas.tenancy.keys import authenticate, hash_secret
 from maas.tenancy.principal import Principal
+from maas.tenancy.users import SESSION_PREFIX, authenticate_session
+
+T = TypeVar("T")
 
 
 def services(request: Request) -> Services:
@@ -37,12 +44,16 @@ async def principal(request: Request) -> Principal:
     svc = services(request)
     key_hash = hash_secret(secret)
     cached = svc.principals.get(key_hash)
+    if cached is not None and cached.expires_at is not None and cached.expires_at <= utcnow():
+        cached = None  # expired (e.g. a rotated key's grace ran out): check the database
     if cached is not None:
         request.state.principal = cached
         return cached
 
     def lookup() -> Principal | None:
         with svc.db.session() as session:
+            if secret.startswith(SESSION_PREFIX):
+                return authenticate_session(session, secret)
             return authenticate(session, secret)
 
     found = await asyncio.to_thread(lookup)
@@ -58,3 +69,13 @@ async def platform_admin(request: Request) -> Principal:
     if not found.is_platform_admin:
         raise AuthError("This endpoint needs a platform admin key.", "permission_denied", 403)
     return found
+
+
+async def in_session(svc: Services, work: Callable[[Session], T]) -> T:
+    """Run sync domain code in one transaction, off the event loop."""
+
+    def run() -> T:
+        with svc.db.session() as session:
+            return work(session)
+
+    return await asyncio.to_thread(run)

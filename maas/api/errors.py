@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,12 +12,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from maas.engines.upstream import UpstreamStatusError
 from maas.errors import (
+    Conflict,
+    InsufficientCredits,
     InvalidRequest,
     MaasError,
     ModelNotFound,
     ModelNotReady,
     NotFound,
     PermissionDenied,
+    QuotaExceeded,
+    RateLimited,
+    ServiceUnavailable,
     UpstreamError,
 )
 from maas.protocol import error_body, validation_error_message
@@ -35,7 +41,12 @@ _STATUS: list[tuple[type[MaasError], int, str]] = [
     (NotFound, 404, "invalid_request_error"),
     (InvalidRequest, 400, "invalid_request_error"),
     (PermissionDenied, 403, "permission_error"),
+    (Conflict, 409, "invalid_request_error"),
+    (RateLimited, 429, "requests"),
+    (QuotaExceeded, 429, "insufficient_quota"),
+    (InsufficientCredits, 402, "insufficient_quota"),
     (ModelNotReady, 503, "service_unavailable"),
+    (ServiceUnavailable, 503, "service_unavailable"),
     (UpstreamError, 502, "server_error"),
 ]
 
@@ -45,6 +56,23 @@ def error_response(status: int, message: str, type_: str, param: str | None = No
                    ) -> JSONResponse:
     return JSONResponse(error_body(message, type_, param, code), status_code=status,
                         headers=headers)
+
+
+def _headers(exc: MaasError, status: int) -> dict[str, str] | None:
+    """Retry hints: `Retry-After` where waiting helps, `x-should-retry: false` (which the
+    openai SDK honours) where it cannot (quota or credits used up, a request too large)."""
+    if isinstance(exc, RateLimited):
+        headers = dict(exc.headers)
+        if exc.retry_after is None:
+            headers["x-should-retry"] = "false"
+        else:
+            headers["retry-after"] = str(max(1, math.ceil(exc.retry_after)))
+        return headers
+    if isinstance(exc, (QuotaExceeded, InsufficientCredits)):
+        return {"x-should-retry": "false"}
+    if status == 503:
+        return {"retry-after": "5"}
+    return None
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -62,8 +90,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain(_: Request, exc: MaasError) -> JSONResponse:
         for cls, status, type_ in _STATUS:
             if isinstance(exc, cls):
-                headers = {"retry-after": "5"} if status == 503 else None
-                return error_response(status, exc.message, type_, exc.param, exc.code, headers)
+                return error_response(status, exc.message, type_, exc.param, exc.code,
+                                      _headers(exc, status))
         return error_response(400, exc.message, "invalid_request_error", exc.param, exc.code)
 
     @app.exception_handler(UpstreamStatusError)

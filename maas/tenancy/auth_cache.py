@@ -39,3 +39,8 @@ class PrincipalCache:
         for key_hash, (_, principal) in list(self._entries.items()):
             if principal.key_id == key_id:
                 del self._entries[key_hash]
+
+    def clear(self) -> None:
+        """Forget everything (after a change that affects many principals: a plan,
+        a tenant, a membership, a sign-out)."""
+        self._entries.clear()

@@ -135,6 +135,7 @@ def principal_for(record: ApiKey, tenant: Tenant, plan: Plan) -> Principal:
         allowed_apps=tuple(record.allowed_apps) if record.allowed_apps is not None else None,
         key_limits=Limits.model_validate(record.limits or {}), plan_id=plan.id,
         plan_limits=Limits.model_validate(plan.limits or {}), billing=plan.billing,
+        expires_at=record.expires_at,
     )
 
 

@@ -7,6 +7,7 @@ never be given a role, model scope or limit wider than the caller's own).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from maas.errors import NotFound, PermissionDenied
 from maas.limits.policy import Limits
@@ -38,6 +39,7 @@ class Principal:
     plan_id: str = "internal"
     plan_limits: Limits = field(default_factory=Limits)
     billing: str = "postpaid"
+    expires_at: datetime | None = None  # a cached principal stops at this instant
 
     @property
     def is_platform_admin(self) -> bool:

@@ -257,7 +257,7 @@ def authenticate_session(session: Session, token: str, now: datetime | None = No
         role = member.role
     return Principal(tenant_id=record.tenant_id, key_id=None, role=role, user_id=user.id,
                      plan_id=plan.id, plan_limits=Limits.model_validate(plan.limits or {}),
-                     billing=plan.billing)
+                     billing=plan.billing, expires_at=record.expires_at)
 
 
 def sign_out(session: Session, token: str) -> None:

@@ -11,7 +11,7 @@ ADMIN = {"authorization": f"Bearer {ADMIN_KEY}"}
 
 
 def test_key_create_use_revoke(gateway: str) -> None:
-    r = httpx.post(f"{gateway}/admin/v1/tenants/default/keys", headers=ADMIN,
+    r = httpx.post(f"{gateway}/api/v1/tenants/default/keys", headers=ADMIN,
                    json={"name": "integration"})
     assert r.status_code == 201
     created = r.json()
@@ -19,13 +19,13 @@ def test_key_create_use_revoke(gateway: str) -> None:
     assert secret.startswith(created["prefix"])
     member = openai.OpenAI(base_url=f"{gateway}/v1", api_key=secret, max_retries=0)
     assert any(m.id == "fake-chat" for m in member.models.list())
-    listed = httpx.get(f"{gateway}/admin/v1/tenants/default/keys", headers=ADMIN).json()["data"]
+    listed = httpx.get(f"{gateway}/api/v1/tenants/default/keys", headers=ADMIN).json()["data"]
     assert [k["id"] for k in listed] == [created["id"]]
     assert "key" not in listed[0] and secret not in r.text.replace(secret, "", 1)
     # A member key cannot use the admin API.
     r = httpx.get(f"{gateway}/admin/v1/models", headers={"authorization": f"Bearer {secret}"})
     assert r.status_code == 403 and r.json()["error"]["type"] == "permission_error"
-    r = httpx.delete(f"{gateway}/admin/v1/tenants/default/keys/{created['id']}", headers=ADMIN)
+    r = httpx.delete(f"{gateway}/api/v1/tenants/default/keys/{created['id']}", headers=ADMIN)
     assert r.status_code == 200 and r.json()["revoked_at"]
     try:
         member.models.list()
@@ -35,11 +35,11 @@ def test_key_create_use_revoke(gateway: str) -> None:
 
 
 def test_key_validation_errors(gateway: str) -> None:
-    r = httpx.post(f"{gateway}/admin/v1/tenants/default/keys", headers=ADMIN, json={"name": ""})
+    r = httpx.post(f"{gateway}/api/v1/tenants/default/keys", headers=ADMIN, json={"name": ""})
     assert r.status_code == 400 and r.json()["error"]["param"] == "name"
-    r = httpx.post(f"{gateway}/admin/v1/tenants/nope/keys", headers=ADMIN, json={"name": "x"})
+    r = httpx.post(f"{gateway}/api/v1/tenants/nope/keys", headers=ADMIN, json={"name": "x"})
     assert r.status_code == 404
-    r = httpx.post(f"{gateway}/admin/v1/tenants/default/keys", headers=ADMIN,
+    r = httpx.post(f"{gateway}/api/v1/tenants/default/keys", headers=ADMIN,
                    json={"name": "x", "role": "overlord"})
     assert r.status_code == 400 and "role" in r.json()["error"]["message"]
 

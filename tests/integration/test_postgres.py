@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,27 +15,6 @@ from maas.tenancy.bootstrap import DEFAULT_TENANT, bootstrap
 from maas.tenancy.keys import authenticate, create_key, revoke_key
 
 pytestmark = pytest.mark.postgres
-
-ADMIN_URL = os.environ.get("MAAS_TEST_POSTGRES_URL",
-                           "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A throw-away database on the local server, dropped afterwards."""
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"maas_test_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {ADMIN_URL}: {exc}")
-    yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_schema_keys_and_registry_on_postgres(pg_url: str, tmp_path: Path) -> None:
