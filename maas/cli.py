@@ -210,6 +210,13 @@ def _fmt_credits(micro: int) -> str:
     return f"{Decimal(micro) / MICRO:f}"
 
 
+def _fmt_float_credits(credits: float) -> str:
+    """Views carry credits as floats; print them like `_fmt_credits` (12.5, not 12.500000)."""
+    from maas.metering.pricing import credits_to_micro
+
+    return _fmt_credits(credits_to_micro(credits))
+
+
 def _days_from_now(days: int | None) -> datetime | None:
     return datetime.now(UTC) + timedelta(days=days) if days else None
 
@@ -632,7 +639,8 @@ def credits_balance(tenant: TenantOpt, as_json: JsonFlag = False) -> None:
     if view["lots"]:
         _table(["LOT", "SOURCE", "AMOUNT", "REMAINING", "HELD", "EXPIRES", "MODELS",
                 "INDUSTRIES"],
-               [[lot["id"], lot["source"], lot["amount"], lot["remaining"], lot["held"],
+               [[lot["id"], lot["source"], *(_fmt_float_credits(lot[f])
+                                             for f in ("amount", "remaining", "held")),
                  lot["expires_at"], lot["restrict_models"], lot["restrict_industries"]]
                 for lot in view["lots"]])
 
@@ -730,8 +738,9 @@ def vouchers_list(as_json: JsonFlag = False) -> None:
         return
     _table(["ID", "AMOUNT", "COUNT", "REDEEMED", "EXPIRES", "CREDIT_DAYS", "REVOKED", "ISSUER",
             "NAME"],
-           [[v["id"], v["amount"], v["count"], v["redeemed"], v["expires_at"], v["credit_days"],
-             v["revoked_at"], v["issuer"], v["name"]] for v in views])
+           [[v["id"], _fmt_float_credits(v["amount"]), v["count"], v["redeemed"],
+             v["expires_at"], v["credit_days"], v["revoked_at"], v["issuer"], v["name"]]
+            for v in views])
 
 
 @vouchers_app.command("revoke")
