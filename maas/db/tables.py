@@ -9,7 +9,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Index,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -151,6 +159,10 @@ class CreditAccount(SQLModel, table=True):
     """
 
     __tablename__ = "credit_accounts"
+    __table_args__ = (  # the database itself refuses a negative balance
+        CheckConstraint("available >= 0", name="ck_account_available"),
+        CheckConstraint("held >= 0", name="ck_account_held"),
+    )
 
     tenant_id: str = Field(primary_key=True, foreign_key="tenants.id", max_length=64)
     available: int = Field(default=0, sa_column=_money())
@@ -163,6 +175,10 @@ class CreditLot(SQLModel, table=True):
     """Credits from one grant or voucher, with that source's expiry and restrictions."""
 
     __tablename__ = "credit_lots"
+    __table_args__ = (
+        CheckConstraint("remaining >= 0", name="ck_lot_remaining"),
+        CheckConstraint("held >= 0", name="ck_lot_held"),
+    )
 
     id: str = Field(primary_key=True, max_length=64)
     tenant_id: str = Field(foreign_key="tenants.id", index=True, max_length=64)

@@ -104,6 +104,8 @@ def upgrade() -> None:
         sa.Column("held", MONEY, nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("updated_at", TS, nullable=False),
+        sa.CheckConstraint("available >= 0", name="ck_account_available"),
+        sa.CheckConstraint("held >= 0", name="ck_account_held"),
     )
     op.create_table(
         "credit_lots",
@@ -119,6 +121,8 @@ def upgrade() -> None:
         sa.Column("restrict_industries", sa.JSON(), nullable=True),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("expired_at", TS, nullable=True),
+        sa.CheckConstraint("remaining >= 0", name="ck_lot_remaining"),
+        sa.CheckConstraint("held >= 0", name="ck_lot_held"),
     )
     op.create_index("ix_credit_lots_tenant_id", "credit_lots", ["tenant_id"])
     op.create_table(
