@@ -105,7 +105,7 @@ def create_tenant(session: Session, tenant_id: str, name: str, *, plan_id: str =
     ensure_account(session, tenant_id)
     audit.record(session, by, "tenant.create", "tenant", tenant_id, tenant_id, plan=plan_id)
     if owner_email:
-        add_member(session, tenant_id, owner_email, TENANT_OWNER, by=None)
+        add_member(session, tenant_id, owner_email, TENANT_OWNER, by=by)
     return tenant
 
 

@@ -86,7 +86,7 @@ def test_worker_lifecycle(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
         assert client.chat.completions.create(**ask).choices[0].message.content == "echo: ping"
         last_pid = svc.supervisor.processes["local-chat"].process.pid
         # Admin endpoints refuse non-admin keys.
-        created = httpx.post(f"{base}/admin/v1/tenants/default/keys", headers=admin,
+        created = httpx.post(f"{base}/api/v1/tenants/default/keys", headers=admin,
                              json={"name": "member"}).json()
         r = httpx.post(f"{base}/admin/v1/models/local-chat/disable",
                        headers={"authorization": f"Bearer {created['key']}"})
