@@ -23,7 +23,7 @@ def write_fake_manifests(models_dir: Path, engine_url: str) -> None:
     common = ("family: fake\ncontext_length: 2048\n"
               "pricing: {input_per_1k: 0.5, output_per_1k: 1.0}\n")
     (models_dir / "fake-chat.yaml").write_text(
-        f"id: fake-chat\nkind: chat\n{common}engines:\n"
+        f"id: fake-chat\nkind: chat\ntags: [general]\n{common}engines:\n"
         f"  - {{kind: remote, base_url: '{engine_url}/v1', upstream_model: fake}}\n")
     (models_dir / "fake-base.yaml").write_text(
         f"id: fake-base\nkind: completion\n{common}engines:\n"

@@ -213,3 +213,20 @@ def test_disconnect_is_settled_and_reports_export(tenancy_gateway: str) -> None:
     assert len(list(csv.DictReader(io.StringIO(export.text)))) == 3
     r = httpx.get(a.api("/usage/report?group_by=planet"), headers=bearer(a.key))
     assert r.status_code == 400 and r.json()["error"]["param"] == "group_by"
+
+
+def test_plan_model_tags_limit_the_library(tenancy_gateway: str) -> None:
+    base = tenancy_gateway
+    make_plan(base, "general-only", billing="postpaid", model_tags=["general"])
+    a = make_tenant(base, "tagged", plan="general-only")
+    client = openai.OpenAI(base_url=f"{base}/v1", api_key=a.key, max_retries=0)
+    assert [m.id for m in client.models.list()] == ["fake-chat"]  # the only "general" model
+    assert chat(base, a.key).status_code == 200
+    with pytest.raises(openai.NotFoundError, match="do not have access"):
+        client.embeddings.create(model="fake-embed", input="x")
+    r = httpx.post(a.api("/keys"), headers=bearer(a.owner_token), json={
+        "name": "x", "limits": {"model_tags": ["general", "gpu"]}})
+    assert r.status_code == 201  # a key's tags narrow further; the plan still applies
+    ok(httpx.patch(f"{base}/admin/v1/plans/general-only", headers=ADMIN,
+                   json={"limits": {}}))
+    assert "fake-embed" in [m.id for m in client.models.list()]  # plan change applies at once

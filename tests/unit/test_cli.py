@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from typer.testing import CliRunner
 
 from maas.cli import app
-
-
-@pytest.fixture
-def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("MAAS_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("MAAS_ADMIN_API_KEY", "sk-maas-cli-admin")
-    monkeypatch.delenv("MAAS_DATABASE_URL", raising=False)
-    return CliRunner()
 
 
 def test_models_commands(runner: CliRunner) -> None:

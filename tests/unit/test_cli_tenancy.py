@@ -20,14 +20,6 @@ from maas.settings import Settings
 PASSWORD = "correct-horse-battery"
 
 
-@pytest.fixture
-def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("MAAS_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("MAAS_ADMIN_API_KEY", "sk-maas-cli-admin")
-    monkeypatch.delenv("MAAS_DATABASE_URL", raising=False)
-    return CliRunner()
-
-
 def ok(runner: CliRunner, *args: str, input: str | None = None) -> Result:
     out = runner.invoke(app, list(args), input=input)
     assert out.exit_code == 0, (args, out.output, out.exception)
