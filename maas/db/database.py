@@ -36,10 +36,22 @@ class Database:
         else:
             self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on any error."""
+    def session(self, write: bool = False) -> Iterator[Session]:
+        """A session that commits on success and rolls back on any error.
+
+        `write=True` is for transactions that read and then write: on SQLite it starts
+        with BEGIN IMMEDIATE, taking the write lock up front (waiting `busy_timeout`),
+        because a deferred transaction whose snapshot went stale fails at its first
+        write instead of waiting. PostgreSQL needs nothing (row locks, READ COMMITTED).
+        """
         with Session(self.engine, expire_on_commit=False) as session:
+            if write and self.is_sqlite:
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             try:
                 yield session
                 session.commit()

@@ -151,26 +151,6 @@ class ModelRecord(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-class CreditAccount(SQLModel, table=True):
-    """Per-tenant totals and the row every credit operation locks first.
-
-    `available` is what can still be reserved (the sum of the lots' `remaining`); `held` is
-    reserved by requests in flight. Ledger sum == available + held, always.
-    """
-
-    __tablename__ = "credit_accounts"
-    __table_args__ = (  # the database itself refuses a negative balance
-        CheckConstraint("available >= 0", name="ck_account_available"),
-        CheckConstraint("held >= 0", name="ck_account_held"),
-    )
-
-    tenant_id: str = Field(primary_key=True, foreign_key="tenants.id", max_length=64)
-    available: int = Field(default=0, sa_column=_money())
-    held: int = Field(default=0, sa_column=_money())
-    version: int = 0
-    updated_at: datetime = Field(default_factory=utcnow)
-
-
 class CreditLot(SQLModel, table=True):
     """Credits from one grant or voucher, with that source's expiry and restrictions."""
 

@@ -1,46 +1,35 @@
 """Credits: lots, holds and the append-only ledger.
 
-Every operation first bumps the tenant's `credit_accounts` row. On PostgreSQL that takes
-the row lock, on SQLite the database write lock, so one tenant's credit operations run
-one at a time while different tenants proceed in parallel (on PostgreSQL). Invariants,
+A tenant's credits are lots (a grant or a redeemed voucher, each with its own expiry and
+restrictions). Every change to a lot is one conditional UPDATE (`... WHERE remaining >=
+:take`), so concurrent requests of one tenant never overdraw and never wait on a
+tenant-wide lock: a lot row is locked only from its UPDATE to the commit. Invariants,
 checked by the tests under concurrency:
 
-- a lot's `remaining` and `held` never go below zero, so the balance never goes negative;
-- ledger sum == account.available + account.held == sum of lots' remaining + held;
+- a lot's `remaining` and `held` never go below zero (also a CHECK in the database), so
+  the balance never goes negative;
+- ledger sum == sum of the lots' remaining + held;
 - for every request, its ledger debits sum to minus its usage record's cost.
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlalchemy import delete, insert, update
+from sqlmodel import Session, col, func, select
 
-from maas.db.tables import CreditAccount, CreditHold, CreditLot, LedgerEntry, Tenant, utcnow
+from maas.db.tables import CreditHold, CreditLot, LedgerEntry, Tenant, utcnow
 from maas.errors import InsufficientCredits, InvalidRequest, NotFound
 from maas.metering.pricing import micro_to_credits
 from maas.tenancy import audit
 from maas.tenancy.principal import Principal
 
 
-def lock_account(session: Session, tenant_id: str) -> CreditAccount:
-    """Serialise this tenant's credit operations (see the module docstring)."""
-    bumped = session.execute(
-        update(CreditAccount).where(col(CreditAccount.tenant_id) == tenant_id)
-        .values(version=CreditAccount.version + 1, updated_at=utcnow())
-    )
-    if bumped.rowcount == 0:  # type: ignore[attr-defined]
-        if session.get(Tenant, tenant_id) is None:
-            raise NotFound(f"tenant {tenant_id!r} not found")
-        session.add(CreditAccount(tenant_id=tenant_id, version=1))
-        session.flush()
-    account = session.get(CreditAccount, tenant_id, populate_existing=True)
-    assert account is not None
-    return account
+class LotConflict(Exception):
+    """A lot changed between reading and taking from it; retry with a fresh read."""
 
 
 def _eligible(lot: CreditLot, model_id: str, industries: list[str], now: datetime) -> bool:
@@ -54,17 +43,18 @@ def _eligible(lot: CreditLot, model_id: str, industries: list[str], now: datetim
     return restricted is None or bool(set(industries) & set(restricted))
 
 
-def _spend_order(lot: CreditLot) -> tuple[int, datetime]:
+def _spend_order(lot: CreditLot) -> tuple[int, datetime, str]:
     """Restricted credits first (they are useless elsewhere), then soonest to expire."""
     restricted = lot.restrict_models is not None or lot.restrict_industries is not None
-    return (0 if restricted else 1, lot.expires_at or datetime.max.replace(tzinfo=UTC))
+    return (0 if restricted else 1, lot.expires_at or datetime.max.replace(tzinfo=UTC), lot.id)
 
 
 def eligible_lots(session: Session, tenant_id: str, model_id: str, industries: list[str],
                   now: datetime | None = None) -> list[CreditLot]:
     now = now or utcnow()
     lots = session.exec(select(CreditLot).where(CreditLot.tenant_id == tenant_id,
-                                                col(CreditLot.remaining) > 0))
+                                                col(CreditLot.remaining) > 0)
+                        .execution_options(populate_existing=True))
     return sorted((lot for lot in lots if _eligible(lot, model_id, industries, now)),
                   key=_spend_order)
 
@@ -81,14 +71,13 @@ def add_lot(session: Session, tenant_id: str, amount: int, *, source: str, kind:
     """Credit a tenant (a grant by an admin or a redeemed voucher) and record it."""
     if amount <= 0:
         raise InvalidRequest("an amount of credits must be positive", param="amount")
-    account = lock_account(session, tenant_id)
+    if session.get(Tenant, tenant_id) is None:
+        raise NotFound(f"tenant {tenant_id!r} not found")
     lot = CreditLot(id="lot_" + secrets.token_hex(8), tenant_id=tenant_id, source=source,
                     voucher_id=voucher_id, amount=amount, remaining=amount,
                     expires_at=expires_at, restrict_models=restrict_models,
                     restrict_industries=restrict_industries)
     session.add(lot)
-    account.available += amount
-    session.add(account)
     _ledger(session, tenant_id, kind, amount, lot_id=lot.id, voucher_id=voucher_id,
             actor=actor, description=description)
     session.flush()
@@ -113,42 +102,44 @@ def grant(session: Session, tenant_id: str, amount: int, *, by: Principal | None
     return lot
 
 
-@dataclass(frozen=True)
-class HoldResult:
-    hold_id: str | None
-    amount: int
+def _take(session: Session, lot_id: str, amount: int, hold: bool) -> bool:
+    """Take `amount` from a lot if it still has it: into `held`, or spent outright."""
+    values: dict[str, Any] = {"remaining": CreditLot.remaining - amount}
+    if hold:
+        values["held"] = CreditLot.held + amount
+    result = session.execute(update(CreditLot).where(
+        col(CreditLot.id) == lot_id, col(CreditLot.remaining) >= amount).values(**values))
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def place_hold(session: Session, tenant_id: str, hold_id: str, amount: int, model_id: str,
-               industries: list[str], account: CreditAccount) -> HoldResult:
-    """Reserve `amount` from eligible lots (the caller holds the account lock)."""
-    if amount <= 0:
-        return HoldResult(None, 0)
-    lots = eligible_lots(session, tenant_id, model_id, industries)
+def allocate(lots: list[CreditLot], amount: int) -> dict[str, int]:
+    """Split `amount` over `lots` in spend order (the caller checked the total)."""
     allocations: dict[str, int] = {}
-    needed = amount
     for lot in lots:
-        take = min(lot.remaining, needed)
-        lot.remaining -= take
-        lot.held += take
-        allocations[lot.id] = take
-        session.add(lot)
-        needed -= take
-        if needed == 0:
+        if amount == 0:
             break
-    if needed:
-        raise AssertionError("place_hold called with more than is available")
-    account.available -= amount
-    account.held += amount
-    session.add(account)
-    session.add(CreditHold(id=hold_id, tenant_id=tenant_id, amount=amount,
-                           allocations=allocations))
-    return HoldResult(hold_id, amount)
+        take = min(lot.remaining, amount)
+        allocations[lot.id] = take
+        amount -= take
+    return allocations
 
 
-def available_for(session: Session, tenant_id: str, model_id: str, industries: list[str]
-                  ) -> int:
-    return sum(lot.remaining for lot in eligible_lots(session, tenant_id, model_id, industries))
+def place_hold(session: Session, tenant_id: str, hold_id: str, allocations: dict[str, int]
+               ) -> None:
+    """Move `allocations` from the lots' remaining to held, or raise `LotConflict`.
+
+    Lots are updated in id order so two transactions never lock them crosswise.
+    """
+    for lot_id in sorted(allocations):
+        if not _take(session, lot_id, allocations[lot_id], hold=True):
+            raise LotConflict(lot_id)
+    session.execute(insert(CreditHold).values(
+        id=hold_id, tenant_id=tenant_id, amount=sum(allocations.values()),
+        allocations=allocations, created_at=utcnow()))
+
+
+def available_for(lots: list[CreditLot]) -> int:
+    return sum(lot.remaining for lot in lots)
 
 
 def insufficient(tenant_id: str, available: int, needed: int) -> InsufficientCredits:
@@ -160,98 +151,98 @@ def insufficient(tenant_id: str, available: int, needed: int) -> InsufficientCre
 
 def settle_hold(session: Session, tenant_id: str, hold_id: str | None, cost: int,
                 usage_id: str | None, model_id: str, industries: list[str]) -> int:
-    """Turn a hold into debits of `cost` and return the rest; returns what was charged.
+    """Turn a hold into debits of `cost`, return the rest; returns what was charged.
 
-    The caller holds the account lock. If `cost` exceeds the hold (it cannot when the
-    hold was sized from an upper bound, but engines are not ours to trust), the extra
-    comes from other eligible lots as far as they reach; the balance never goes negative.
+    If `cost` exceeds the hold (it cannot when the hold was sized from an upper bound,
+    but engines are not ours to trust), the extra comes from other eligible lots as far
+    as they reach; the balance never goes negative.
     """
-    account = session.get(CreditAccount, tenant_id)
-    assert account is not None
-    hold = session.get(CreditHold, hold_id) if hold_id else None
-    charged = 0
-    to_charge = cost
-    if hold is not None:
-        for lot_id, held in hold.allocations.items():
-            lot = session.get(CreditLot, lot_id)
-            assert lot is not None
-            take = min(held, to_charge)
-            lot.held -= held
-            lot.remaining += held - take
-            to_charge -= take
-            charged += take
-            if take:
-                _ledger(session, tenant_id, "debit", -take, lot_id=lot.id, usage_id=usage_id,
-                        description=f"usage of {model_id}")
-            if lot.expired_at is not None and lot.remaining:  # expired while in flight
-                _ledger(session, tenant_id, "expire", -lot.remaining, lot_id=lot.id,
-                        description="credits expired")
-                account.available -= lot.remaining
-                lot.remaining = 0
-            session.add(lot)
-        account.held -= hold.amount
-        account.available += hold.amount - charged
-        session.delete(hold)
+    allocations: dict[str, int] = {}
+    if hold_id is not None:
+        row = session.execute(select(CreditHold.allocations).where(
+            col(CreditHold.id) == hold_id)).first()
+        if row is not None:
+            allocations = dict(row[0])
+            session.execute(delete(CreditHold).where(col(CreditHold.id) == hold_id))
+    charged, to_charge, takes = 0, cost, {}
+    for lot_id, held in allocations.items():  # spend order, as allocated
+        take = min(held, to_charge)
+        takes[lot_id] = take
+        to_charge -= take
+        charged += take
+    now = utcnow()
+    entries = [{"tenant_id": tenant_id, "kind": "debit", "amount": -take, "lot_id": lot_id,
+                "usage_id": usage_id, "description": f"usage of {model_id}", "created_at": now}
+               for lot_id, take in takes.items() if take]
+    for lot_id in sorted(allocations):
+        held, take = allocations[lot_id], takes[lot_id]
+        session.execute(update(CreditLot).where(col(CreditLot.id) == lot_id).values(
+            held=CreditLot.held - held, remaining=CreditLot.remaining + (held - take)))
     if to_charge > 0:
         for lot in eligible_lots(session, tenant_id, model_id, industries):
             take = min(lot.remaining, to_charge)
-            lot.remaining -= take
-            account.available -= take
-            to_charge -= take
-            charged += take
-            session.add(lot)
-            _ledger(session, tenant_id, "debit", -take, lot_id=lot.id, usage_id=usage_id,
-                    description=f"usage of {model_id}")
+            if take and _take(session, lot.id, take, hold=False):
+                entries.append({"tenant_id": tenant_id, "kind": "debit", "amount": -take,
+                                "lot_id": lot.id, "usage_id": usage_id,
+                                "description": f"usage of {model_id}", "created_at": now})
+                to_charge -= take
+                charged += take
             if to_charge == 0:
                 break
-    session.add(account)
+    if entries:
+        session.execute(insert(LedgerEntry), entries)
     return charged
 
 
-def release_stale_holds(session: Session, older_than: timedelta) -> int:
-    """Release holds a crashed gateway left behind (no usage was recorded for them)."""
+def stale_holds(session: Session, older_than: timedelta) -> list[tuple[str, str]]:
     cutoff = utcnow() - older_than
-    released = 0
-    for hold in list(session.exec(select(CreditHold).where(col(CreditHold.created_at) < cutoff))):
-        lock_account(session, hold.tenant_id)
-        settle_hold(session, hold.tenant_id, hold.id, 0, None, "", [])
-        released += 1
-    return released
+    rows = session.execute(select(CreditHold.id, CreditHold.tenant_id).where(
+        col(CreditHold.created_at) < cutoff))
+    return [(r[0], r[1]) for r in rows]
 
 
 def expire_lots(session: Session, now: datetime | None = None) -> int:
-    """Expire lots past their date: the unused remainder leaves with a ledger entry."""
+    """Expire lots past their date: the unused remainder leaves with a ledger entry.
+
+    Also picks up what an in-flight request returned to a lot after it expired. Each
+    lot changes with one conditional UPDATE, so a concurrent settlement is never lost.
+    """
     now = now or utcnow()
-    due = session.exec(select(CreditLot).where(col(CreditLot.expires_at).is_not(None),
-                                               col(CreditLot.expires_at) <= now,
-                                               col(CreditLot.expired_at).is_(None)))
+    due = session.exec(select(CreditLot).where(
+        col(CreditLot.expires_at).is_not(None), col(CreditLot.expires_at) <= now,
+        (col(CreditLot.remaining) > 0) | col(CreditLot.expired_at).is_(None))
+        .execution_options(populate_existing=True))
     count = 0
     for lot in list(due):
-        account = lock_account(session, lot.tenant_id)
-        session.refresh(lot)
-        if lot.remaining:
-            _ledger(session, lot.tenant_id, "expire", -lot.remaining, lot_id=lot.id,
+        seen = lot.remaining
+        result = session.execute(update(CreditLot).where(
+            col(CreditLot.id) == lot.id, col(CreditLot.remaining) == seen).values(
+            remaining=0, expired_at=lot.expired_at or now))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            continue  # changed under us; the next pass gets it
+        if seen:
+            _ledger(session, lot.tenant_id, "expire", -seen, lot_id=lot.id,
                     description="credits expired")
-            account.available -= lot.remaining
-            lot.remaining = 0
-        lot.expired_at = now
-        session.add_all([lot, account])
         count += 1
     return count
 
 
 def balance(session: Session, tenant_id: str) -> dict[str, Any]:
-    account = session.get(CreditAccount, tenant_id)
-    available = account.available if account else 0
-    held = account.held if account else 0
+    available, held = session.execute(select(
+        func.coalesce(func.sum(CreditLot.remaining), 0),
+        func.coalesce(func.sum(CreditLot.held), 0)).where(
+        CreditLot.tenant_id == tenant_id)).one()
+    now = utcnow()
     lots = session.exec(select(CreditLot).where(CreditLot.tenant_id == tenant_id,
                                                 col(CreditLot.remaining) + col(CreditLot.held)
                                                 > 0).order_by(col(CreditLot.created_at)))
+    usable = [lot for lot in lots if lot.expires_at is None or lot.expires_at > now
+              or lot.held]
     return {
         "object": "credit_balance", "tenant_id": tenant_id,
-        "available": micro_to_credits(available), "held": micro_to_credits(held),
-        "available_micro": available, "held_micro": held,
-        "lots": [lot_view(lot) for lot in lots],
+        "available": micro_to_credits(int(available)), "held": micro_to_credits(int(held)),
+        "available_micro": int(available), "held_micro": int(held),
+        "lots": [lot_view(lot) for lot in usable],
     }
 
 

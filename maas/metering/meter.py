@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -21,11 +22,14 @@ from maas.db.database import Database
 from maas.errors import RateLimited, ServiceUnavailable
 from maas.limits.ratelimit import Limiter, ScopeLimits
 from maas.metering import credits
+from maas.metering.credits import LotConflict
 from maas.metering.pricing import Price, prompt_token_bounds
 from maas.metering.reservations import Outcome, QuotaScope, Reservation, release, reserve, settle
 from maas.tenancy.principal import Principal
 
 log = logging.getLogger(__name__)
+
+RESERVE_ATTEMPTS = 5
 
 
 @dataclass
@@ -134,8 +138,17 @@ class Meter:
             f"{decision.retry_after:.1f}s.", decision.retry_after, decision.headers)
 
     def _reserve(self, r: Reservation, likely: int, upper: int, wanted: int) -> None:
-        with self.db.session() as session:
-            reserve(session, r, likely, upper, wanted)
+        if not r.touches_db:
+            reserve(None, r, likely, upper, wanted)  # type: ignore[arg-type]
+            return
+        for _ in range(RESERVE_ATTEMPTS):
+            try:
+                with self.db.session(write=True) as session:
+                    reserve(session, r, likely, upper, wanted)
+                return
+            except LotConflict:
+                r.hold_id = None  # rolled back; read the lots again
+        raise ServiceUnavailable("Credits are changing too fast to reserve; retry shortly.")
 
     async def settle(self, adm: Admission | None, usage: dict[str, Any] | None, status: int,
                      outcome: str, streamed_tokens: int = 0,
@@ -171,7 +184,7 @@ class Meter:
                     log.exception("could not settle the rate limiter for %s", adm.lease)
 
     def _settle(self, r: Reservation, o: Outcome) -> None:
-        with self.db.session() as session:
+        with self.db.session(write=r.touches_db) as session:
             settle(session, r, o)
 
     async def cancel(self, adm: Admission | None) -> None:
@@ -187,15 +200,18 @@ class Meter:
                     await self.limiter.settle(adm.scopes, adm.lease, adm.limiter_tokens, 0)
 
     def _release(self, r: Reservation) -> None:
-        with self.db.session() as session:
-            release(session, r)
+        if r.touches_db:
+            with self.db.session(write=True) as session:
+                release(session, r)
 
     def sweep(self, stale_after: float) -> tuple[int, int]:
-        """Housekeeping (run in a thread): release orphaned holds, expire credit lots."""
-        from datetime import timedelta
-
+        """Housekeeping (run in a thread): release holds a crashed replica left behind
+        (no usage was recorded for them), expire credit lots past their date."""
         with self.db.session() as session:
-            released = credits.release_stale_holds(session, timedelta(seconds=stale_after))
-        with self.db.session() as session:
+            stale = credits.stale_holds(session, timedelta(seconds=stale_after))
+        for hold_id, tenant_id in stale:
+            with self.db.session(write=True) as session:
+                credits.settle_hold(session, tenant_id, hold_id, 0, None, "", [])
+        with self.db.session(write=True) as session:
             expired = credits.expire_lots(session)
-        return released, expired
+        return len(stale), expired

@@ -3,6 +3,10 @@
 `reserve` checks the monthly token quotas and holds credits in one transaction;
 `settle` writes the usage record, the ledger debits and the quota use in one
 transaction, so a usage record and the credits it cost can never disagree.
+
+Both are a handful of short statements: reads first, then conditional UPDATEs of the few
+rows that many requests share (a tenant's quota counter, its credit lots), so those rows
+stay locked only for the last statements before the commit.
 """
 
 from __future__ import annotations
@@ -11,11 +15,20 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlalchemy import case, insert, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
 
 from maas.db.tables import QuotaCounter, UsageRecord, utcnow
 from maas.errors import QuotaExceeded
-from maas.metering.credits import available_for, insufficient, lock_account, place_hold, settle_hold
+from maas.metering.credits import (
+    allocate,
+    available_for,
+    eligible_lots,
+    insufficient,
+    place_hold,
+    settle_hold,
+)
 from maas.metering.pricing import Price
 
 
@@ -46,56 +59,67 @@ class Reservation:
     max_completion: int | None = None  # the completion budget the credits afford
     usage_id: str = field(default_factory=lambda: "use_" + secrets.token_hex(10))
 
-
-def _counter(session: Session, scope: str, period: str) -> QuotaCounter:
-    counter = session.get(QuotaCounter, (scope, period), populate_existing=True)
-    if counter is None:
-        counter = QuotaCounter(scope=scope, period=period)
-        session.add(counter)
-        session.flush()
-    return counter
+    @property
+    def touches_db(self) -> bool:
+        return bool(self.quotas) or (self.prepaid and not self.price.free)
 
 
-def reserve(session: Session, r: Reservation, prompt_likely: int, prompt_upper: int,
+def _hold_quota(session: Session, quota: QuotaScope, period: str, tokens: int) -> None:
+    """Add `tokens` to the scope's held count if the quota has room, else raise."""
+    for _ in range(2):
+        result = session.execute(update(QuotaCounter).where(
+            col(QuotaCounter.scope) == quota.scope, col(QuotaCounter.period) == period,
+            col(QuotaCounter.used) + col(QuotaCounter.held) + tokens <= quota.monthly_tokens,
+        ).values(held=QuotaCounter.held + tokens))
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            return
+        counter = session.get(QuotaCounter, (quota.scope, period), populate_existing=True)
+        if counter is not None:
+            left = max(0, quota.monthly_tokens - counter.used - counter.held)
+            raise QuotaExceeded(
+                f"The monthly token quota of {quota.scope} is used up for {period} "
+                f"({counter.used} of {quota.monthly_tokens} tokens used, {left} left; this "
+                f"request may need {tokens}). It resets at the start of next month.",
+                code="quota_exceeded")
+        if tokens > quota.monthly_tokens:
+            raise QuotaExceeded(f"This request may need {tokens} tokens, more than the "
+                                f"monthly quota of {quota.scope} ({quota.monthly_tokens}).",
+                                code="quota_exceeded")
+        try:  # first request of the month for this scope
+            with session.begin_nested():
+                session.execute(insert(QuotaCounter).values(scope=quota.scope, period=period,
+                                                            used=0, held=0))
+        except IntegrityError:
+            pass  # another request created it first; the loop retries the update
+
+
+def reserve(session: Session | None, r: Reservation, prompt_likely: int, prompt_upper: int,
             wanted_completion: int) -> Reservation:
     """Admit a request against quotas and credits, or raise a clear error.
 
-    The caller's transaction commits or rolls back the whole reservation.
+    Raises `LotConflict` when a lot changed under us: the caller rolls back and retries.
     """
-    needs_credits = r.prepaid and not r.price.free
-    if not r.quotas and not needs_credits:
-        r.max_completion = wanted_completion
-        return r
-    account = lock_account(session, r.tenant_id)
-    now = utcnow()
-    r.period = period_of(now)
+    r.max_completion = wanted_completion
     r.quota_tokens = prompt_likely + wanted_completion
-    for quota in r.quotas:
-        counter = _counter(session, quota.scope, r.period)
-        if counter.used + counter.held + r.quota_tokens > quota.monthly_tokens:
-            left = max(0, quota.monthly_tokens - counter.used - counter.held)
-            raise QuotaExceeded(
-                f"The monthly token quota of {quota.scope} is used up for {r.period} "
-                f"({counter.used} of {quota.monthly_tokens} tokens used, {left} left; this "
-                f"request may need {r.quota_tokens}). It resets at the start of next month.",
-                code="quota_exceeded")
-    if needs_credits:
-        available = available_for(session, r.tenant_id, r.model_id, r.industries)
+    if not r.touches_db or session is None:
+        return r
+    r.period = period_of(utcnow())
+    allocations: dict[str, int] = {}
+    if r.prepaid and not r.price.free:
+        lots = eligible_lots(session, r.tenant_id, r.model_id, r.industries)
+        available = available_for(lots)
         budget = r.price.affordable_completion(prompt_upper, available, wanted_completion)
         if budget < 1 and not (budget == 0 and wanted_completion == 0):
             raise insufficient(r.tenant_id, available, r.price.cost(prompt_upper, 1))
         r.max_completion = budget
-        amount = r.price.cost(prompt_upper, budget)
-        r.hold_id = "hold_" + r.usage_id
-        place_hold(session, r.tenant_id, r.hold_id, amount, r.model_id, r.industries, account)
-        r.hold_amount = amount
+        r.hold_amount = r.price.cost(prompt_upper, budget)
         r.quota_tokens = prompt_likely + budget
-    else:
-        r.max_completion = wanted_completion
-    for quota in r.quotas:
-        counter = _counter(session, quota.scope, r.period)
-        counter.held += r.quota_tokens
-        session.add(counter)
+        allocations = allocate(lots, r.hold_amount)
+    for quota in r.quotas:  # lock order everywhere: quota counters, then lots (by id)
+        _hold_quota(session, quota, r.period, r.quota_tokens)
+    if allocations:
+        r.hold_id = "hold_" + r.usage_id
+        place_hold(session, r.tenant_id, r.hold_id, allocations)
     return r
 
 
@@ -116,40 +140,40 @@ class Outcome:
     estimated: bool = False
 
 
-def settle(session: Session, r: Reservation, o: Outcome) -> UsageRecord:
+def _release_quota(session: Session, r: Reservation, used: int) -> None:
+    for quota in r.quotas:
+        session.execute(update(QuotaCounter).where(
+            col(QuotaCounter.scope) == quota.scope, col(QuotaCounter.period) == r.period,
+        ).values(held=case((col(QuotaCounter.held) >= r.quota_tokens,
+                            QuotaCounter.held - r.quota_tokens), else_=0),
+                 used=QuotaCounter.used + used))
+
+
+def settle(session: Session, r: Reservation, o: Outcome) -> None:
     """Write the usage record, debit the credits, move quota from held to used."""
     cost = r.price.cost(o.prompt_tokens, o.completion_tokens)
-    charged = cost
-    if r.hold_id is not None or r.quotas or (r.prepaid and cost > 0):
-        lock_account(session, r.tenant_id)
-    if r.prepaid and (r.hold_id is not None or cost > 0):
-        charged = settle_hold(session, r.tenant_id, r.hold_id, cost, r.usage_id, r.model_id,
-                              r.industries)
     total = o.prompt_tokens + o.completion_tokens
-    for quota in r.quotas:
-        counter = _counter(session, quota.scope, r.period or period_of(utcnow()))
-        counter.held = max(0, counter.held - r.quota_tokens)
-        counter.used += total
-        session.add(counter)
-    record = UsageRecord(
+    session.execute(insert(UsageRecord).values(
         id=r.usage_id, request_id=o.request_id, tenant_id=r.tenant_id, key_id=o.key_id,
         user_id=o.user_id, model_id=r.model_id, app_id=o.app_id, endpoint=o.endpoint,
         prompt_tokens=o.prompt_tokens, completion_tokens=o.completion_tokens,
-        total_tokens=total, cost=charged, latency_ms=o.latency_ms, status=o.status,
-        outcome=o.outcome, estimated=o.estimated,
-    )
-    session.add(record)
-    return record
+        total_tokens=total, cost=cost, latency_ms=o.latency_ms, status=o.status,
+        outcome=o.outcome, estimated=o.estimated, created_at=utcnow()))
+    if r.quotas:  # lock order everywhere: quota counters, then lots (by id)
+        _release_quota(session, r, total)
+    if r.prepaid and (r.hold_id is not None or cost > 0):
+        charged = settle_hold(session, r.tenant_id, r.hold_id, cost, r.usage_id, r.model_id,
+                              r.industries)
+        if charged != cost:  # could not be covered in full: record what was charged
+            session.execute(update(UsageRecord).where(col(UsageRecord.id) == r.usage_id)
+                            .values(cost=charged))
 
 
 def release(session: Session, r: Reservation) -> None:
     """Undo a reservation whose request never ran (no usage record is written)."""
-    if r.hold_id is None and not r.quotas:
-        return
-    lock_account(session, r.tenant_id)
+    if r.quotas:
+        _release_quota(session, r, 0)
     if r.hold_id is not None:
         settle_hold(session, r.tenant_id, r.hold_id, 0, None, r.model_id, r.industries)
-    for quota in r.quotas:
-        counter = _counter(session, quota.scope, r.period)
-        counter.held = max(0, counter.held - r.quota_tokens)
-        session.add(counter)
+
+

@@ -12,7 +12,6 @@ from maas.db.tables import ApiKey, Plan, Tenant
 from maas.settings import Settings
 from maas.tenancy.keys import create_key, generate_secret, hash_secret
 from maas.tenancy.principal import PLATFORM_ADMIN
-from maas.tenancy.tenants import ensure_account
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,6 @@ def _ensure_tenant(session: Session, tenant_id: str, name: str, is_platform: boo
         session.add(Tenant(id=tenant_id, name=name, is_platform=is_platform,
                            plan_id=INTERNAL_PLAN))
         session.flush()
-    ensure_account(session, tenant_id)
 
 
 def _admin_secret(settings: Settings) -> tuple[str, bool]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from maas.db.tables import CreditAccount, Plan, Tenant, utcnow
+from maas.db.tables import Plan, Tenant, utcnow
 from maas.errors import Conflict, InvalidRequest, NotFound
 from maas.limits.policy import Limits
 from maas.tenancy import audit
@@ -80,12 +80,6 @@ def plan_view(plan: Plan) -> dict[str, Any]:
 # --- tenants -----------------------------------------------------------------------
 
 
-def ensure_account(session: Session, tenant_id: str) -> None:
-    if session.get(CreditAccount, tenant_id) is None:
-        session.add(CreditAccount(tenant_id=tenant_id))
-        session.flush()
-
-
 def create_tenant(session: Session, tenant_id: str, name: str, *, plan_id: str = "free",
                   industry: str | None = None, owner_email: str | None = None,
                   by: Principal | None = None) -> Tenant:
@@ -102,7 +96,6 @@ def create_tenant(session: Session, tenant_id: str, name: str, *, plan_id: str =
     tenant = Tenant(id=tenant_id, name=name.strip(), plan_id=plan_id, industry=industry)
     session.add(tenant)
     session.flush()
-    ensure_account(session, tenant_id)
     audit.record(session, by, "tenant.create", "tenant", tenant_id, tenant_id, plan=plan_id)
     if owner_email:
         add_member(session, tenant_id, owner_email, TENANT_OWNER, by=by)

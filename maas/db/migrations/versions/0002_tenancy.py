@@ -98,16 +98,6 @@ def upgrade() -> None:
         batch.alter_column("limits", server_default=None)
 
     op.create_table(
-        "credit_accounts",
-        sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id"), primary_key=True),
-        sa.Column("available", MONEY, nullable=False),
-        sa.Column("held", MONEY, nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("updated_at", TS, nullable=False),
-        sa.CheckConstraint("available >= 0", name="ck_account_available"),
-        sa.CheckConstraint("held >= 0", name="ck_account_held"),
-    )
-    op.create_table(
         "credit_lots",
         _id(),
         _tenant_fk(),
@@ -222,8 +212,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in ("audit_events", "usage_records", "quota_counters", "vouchers",
-                  "voucher_batches", "ledger_entries", "credit_holds", "credit_lots",
-                  "credit_accounts"):
+                  "voucher_batches", "ledger_entries", "credit_holds", "credit_lots"):
         op.drop_table(table)
     with op.batch_alter_table("api_keys") as batch:
         batch.drop_constraint("fk_api_keys_user_id", type_="foreignkey")
