@@ -104,7 +104,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         finally:
             sweeper.cancel()
             await svc.supervisor.stop()
-            await svc.meter.limiter.close()
+            await svc.meter.close()
             await svc.upstream.http.aclose()
             svc.db.dispose()
 

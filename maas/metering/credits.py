@@ -15,6 +15,7 @@ checked by the tests under concurrency:
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -130,12 +131,12 @@ def place_hold(session: Session, tenant_id: str, hold_id: str, allocations: dict
 
     Lots are updated in id order so two transactions never lock them crosswise.
     """
+    session.execute(insert(CreditHold).values(  # first: it locks nothing shared
+        id=hold_id, tenant_id=tenant_id, amount=sum(allocations.values()),
+        allocations=allocations, created_at=utcnow()))
     for lot_id in sorted(allocations):
         if not _take(session, lot_id, allocations[lot_id], hold=True):
             raise LotConflict(lot_id)
-    session.execute(insert(CreditHold).values(
-        id=hold_id, tenant_id=tenant_id, amount=sum(allocations.values()),
-        allocations=allocations, created_at=utcnow()))
 
 
 def available_for(lots: list[CreditLot]) -> int:
@@ -150,12 +151,15 @@ def insufficient(tenant_id: str, available: int, needed: int) -> InsufficientCre
 
 
 def settle_hold(session: Session, tenant_id: str, hold_id: str | None, cost: int,
-                usage_id: str | None, model_id: str, industries: list[str]) -> int:
+                usage_id: str | None, model_id: str, industries: list[str],
+                before_locks: Callable[[], None] | None = None) -> int:
     """Turn a hold into debits of `cost`, return the rest; returns what was charged.
 
     If `cost` exceeds the hold (it cannot when the hold was sized from an upper bound,
     but engines are not ours to trust), the extra comes from other eligible lots as far
-    as they reach; the balance never goes negative.
+    as they reach; the balance never goes negative. Private rows (hold, ledger) are
+    written first and the shared lot rows last, so their locks are held briefly;
+    `before_locks` runs just before the lots are locked (the caller's quota update).
     """
     allocations: dict[str, int] = {}
     if hold_id is not None:
@@ -174,6 +178,10 @@ def settle_hold(session: Session, tenant_id: str, hold_id: str | None, cost: int
     entries = [{"tenant_id": tenant_id, "kind": "debit", "amount": -take, "lot_id": lot_id,
                 "usage_id": usage_id, "description": f"usage of {model_id}", "created_at": now}
                for lot_id, take in takes.items() if take]
+    if entries:
+        session.execute(insert(LedgerEntry), entries)
+    if before_locks is not None:
+        before_locks()
     for lot_id in sorted(allocations):
         held, take = allocations[lot_id], takes[lot_id]
         session.execute(update(CreditLot).where(col(CreditLot.id) == lot_id).values(
@@ -182,15 +190,12 @@ def settle_hold(session: Session, tenant_id: str, hold_id: str | None, cost: int
         for lot in eligible_lots(session, tenant_id, model_id, industries):
             take = min(lot.remaining, to_charge)
             if take and _take(session, lot.id, take, hold=False):
-                entries.append({"tenant_id": tenant_id, "kind": "debit", "amount": -take,
-                                "lot_id": lot.id, "usage_id": usage_id,
-                                "description": f"usage of {model_id}", "created_at": now})
+                _ledger(session, tenant_id, "debit", -take, lot_id=lot.id, usage_id=usage_id,
+                        description=f"usage of {model_id}")
                 to_charge -= take
                 charged += take
             if to_charge == 0:
                 break
-    if entries:
-        session.execute(insert(LedgerEntry), entries)
     return charged
 
 

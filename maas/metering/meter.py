@@ -24,7 +24,8 @@ from maas.limits.ratelimit import Limiter, ScopeLimits
 from maas.metering import credits
 from maas.metering.credits import LotConflict
 from maas.metering.pricing import Price, prompt_token_bounds
-from maas.metering.reservations import Outcome, QuotaScope, Reservation, release, reserve, settle
+from maas.metering.reservations import Outcome, QuotaScope, Reservation, release, reserve
+from maas.metering.settlement import SettlementWriter
 from maas.tenancy.principal import Principal
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class Meter:
         self.db = db
         self.limiter = limiter
         self.enabled = enabled
+        self.writer = SettlementWriter(db)
 
     async def admit(self, who: Principal, manifest: ModelManifest, endpoint: str,
                     body: dict[str, Any], request_id: str | None) -> Admission | None:
@@ -172,7 +174,7 @@ class Meter:
                     latency_ms=int((time.perf_counter() - adm.started) * 1000))
         with anyio.CancelScope(shield=True):
             try:
-                await asyncio.to_thread(self._settle, adm.reservation, o)
+                await self.writer.submit(adm.reservation, o)
             except Exception:
                 log.exception("could not record usage %s; its hold is released by the sweeper",
                               adm.reservation.usage_id)
@@ -182,10 +184,6 @@ class Meter:
                                               prompt + completion)
                 except Exception:
                     log.exception("could not settle the rate limiter for %s", adm.lease)
-
-    def _settle(self, r: Reservation, o: Outcome) -> None:
-        with self.db.session(write=r.touches_db) as session:
-            settle(session, r, o)
 
     async def cancel(self, adm: Admission | None) -> None:
         """Undo an admission whose request never started (e.g. routing failed)."""
@@ -203,6 +201,10 @@ class Meter:
         if r.touches_db:
             with self.db.session(write=True) as session:
                 release(session, r)
+
+    async def close(self) -> None:
+        await self.writer.close()
+        await self.limiter.close()
 
     def sweep(self, stale_after: float) -> tuple[int, int]:
         """Housekeeping (run in a thread): release holds a crashed replica left behind

@@ -1,8 +1,8 @@
 """The database half of metering: reserve before a request runs, settle after.
 
 `reserve` checks the monthly token quotas and holds credits in one transaction;
-`settle` writes the usage record, the ledger debits and the quota use in one
-transaction, so a usage record and the credits it cost can never disagree.
+`settlement.settle_many` writes the usage records, the ledger debits and the quota use in
+one transaction, so a usage record and the credits it cost can never disagree.
 
 Both are a handful of short statements: reads first, then conditional UPDATEs of the few
 rows that many requests share (a tenant's quota counter, its credit lots), so those rows
@@ -19,7 +19,7 @@ from sqlalchemy import case, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from maas.db.tables import QuotaCounter, UsageRecord, utcnow
+from maas.db.tables import QuotaCounter, utcnow
 from maas.errors import QuotaExceeded
 from maas.metering.credits import (
     allocate,
@@ -115,7 +115,8 @@ def reserve(session: Session | None, r: Reservation, prompt_likely: int, prompt_
         r.hold_amount = r.price.cost(prompt_upper, budget)
         r.quota_tokens = prompt_likely + budget
         allocations = allocate(lots, r.hold_amount)
-    for quota in r.quotas:  # lock order everywhere: quota counters, then lots (by id)
+    # Lock order everywhere: quota counters by scope, then lots by id.
+    for quota in sorted(r.quotas, key=lambda q: q.scope):
         _hold_quota(session, quota, r.period, r.quota_tokens)
     if allocations:
         r.hold_id = "hold_" + r.usage_id
@@ -141,7 +142,7 @@ class Outcome:
 
 
 def _release_quota(session: Session, r: Reservation, used: int) -> None:
-    for quota in r.quotas:
+    for quota in sorted(r.quotas, key=lambda q: q.scope):
         session.execute(update(QuotaCounter).where(
             col(QuotaCounter.scope) == quota.scope, col(QuotaCounter.period) == r.period,
         ).values(held=case((col(QuotaCounter.held) >= r.quota_tokens,
@@ -149,31 +150,13 @@ def _release_quota(session: Session, r: Reservation, used: int) -> None:
                  used=QuotaCounter.used + used))
 
 
-def settle(session: Session, r: Reservation, o: Outcome) -> None:
-    """Write the usage record, debit the credits, move quota from held to used."""
-    cost = r.price.cost(o.prompt_tokens, o.completion_tokens)
-    total = o.prompt_tokens + o.completion_tokens
-    session.execute(insert(UsageRecord).values(
-        id=r.usage_id, request_id=o.request_id, tenant_id=r.tenant_id, key_id=o.key_id,
-        user_id=o.user_id, model_id=r.model_id, app_id=o.app_id, endpoint=o.endpoint,
-        prompt_tokens=o.prompt_tokens, completion_tokens=o.completion_tokens,
-        total_tokens=total, cost=cost, latency_ms=o.latency_ms, status=o.status,
-        outcome=o.outcome, estimated=o.estimated, created_at=utcnow()))
-    if r.quotas:  # lock order everywhere: quota counters, then lots (by id)
-        _release_quota(session, r, total)
-    if r.prepaid and (r.hold_id is not None or cost > 0):
-        charged = settle_hold(session, r.tenant_id, r.hold_id, cost, r.usage_id, r.model_id,
-                              r.industries)
-        if charged != cost:  # could not be covered in full: record what was charged
-            session.execute(update(UsageRecord).where(col(UsageRecord.id) == r.usage_id)
-                            .values(cost=charged))
-
-
 def release(session: Session, r: Reservation) -> None:
     """Undo a reservation whose request never ran (no usage record is written)."""
-    if r.quotas:
-        _release_quota(session, r, 0)
+    quota = (lambda: _release_quota(session, r, 0)) if r.quotas else None
     if r.hold_id is not None:
-        settle_hold(session, r.tenant_id, r.hold_id, 0, None, r.model_id, r.industries)
+        settle_hold(session, r.tenant_id, r.hold_id, 0, None, r.model_id, r.industries,
+                    before_locks=quota)
+    elif quota is not None:
+        quota()
 
 
