@@ -33,8 +33,9 @@ class LotConflict(Exception):
     """A lot changed between reading and taking from it; retry with a fresh read."""
 
 
-def _eligible(lot: CreditLot, model_id: str, industries: list[str], now: datetime) -> bool:
-    if lot.remaining <= 0 or lot.expired_at is not None:
+def usable(lot: CreditLot, model_id: str, industries: list[str], now: datetime) -> bool:
+    """Whether the lot may pay for this model at all (ignoring how much it has left)."""
+    if lot.expired_at is not None:
         return False
     if lot.expires_at is not None and lot.expires_at <= now:
         return False
@@ -44,7 +45,7 @@ def _eligible(lot: CreditLot, model_id: str, industries: list[str], now: datetim
     return restricted is None or bool(set(industries) & set(restricted))
 
 
-def _spend_order(lot: CreditLot) -> tuple[int, datetime, str]:
+def spend_order(lot: CreditLot) -> tuple[int, datetime, str]:
     """Restricted credits first (they are useless elsewhere), then soonest to expire."""
     restricted = lot.restrict_models is not None or lot.restrict_industries is not None
     return (0 if restricted else 1, lot.expires_at or datetime.max.replace(tzinfo=UTC), lot.id)
@@ -56,8 +57,9 @@ def eligible_lots(session: Session, tenant_id: str, model_id: str, industries: l
     lots = session.exec(select(CreditLot).where(CreditLot.tenant_id == tenant_id,
                                                 col(CreditLot.remaining) > 0)
                         .execution_options(populate_existing=True))
-    return sorted((lot for lot in lots if _eligible(lot, model_id, industries, now)),
-                  key=_spend_order)
+    return sorted((lot for lot in lots
+                   if lot.remaining > 0 and usable(lot, model_id, industries, now)),
+                  key=spend_order)
 
 
 def _ledger(session: Session, tenant_id: str, kind: str, amount: int, **fields: Any) -> None:
@@ -113,34 +115,17 @@ def _take(session: Session, lot_id: str, amount: int, hold: bool) -> bool:
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def allocate(lots: list[CreditLot], amount: int) -> dict[str, int]:
+def allocate(lots: list[CreditLot], amount: int, remaining: dict[str, int]
+             ) -> dict[str, int]:
     """Split `amount` over `lots` in spend order (the caller checked the total)."""
     allocations: dict[str, int] = {}
     for lot in lots:
         if amount == 0:
             break
-        take = min(lot.remaining, amount)
+        take = min(remaining[lot.id], amount)
         allocations[lot.id] = take
         amount -= take
     return allocations
-
-
-def place_hold(session: Session, tenant_id: str, hold_id: str, allocations: dict[str, int]
-               ) -> None:
-    """Move `allocations` from the lots' remaining to held, or raise `LotConflict`.
-
-    Lots are updated in id order so two transactions never lock them crosswise.
-    """
-    session.execute(insert(CreditHold).values(  # first: it locks nothing shared
-        id=hold_id, tenant_id=tenant_id, amount=sum(allocations.values()),
-        allocations=allocations, created_at=utcnow()))
-    for lot_id in sorted(allocations):
-        if not _take(session, lot_id, allocations[lot_id], hold=True):
-            raise LotConflict(lot_id)
-
-
-def available_for(lots: list[CreditLot]) -> int:
-    return sum(lot.remaining for lot in lots)
 
 
 def insufficient(tenant_id: str, available: int, needed: int) -> InsufficientCredits:

@@ -19,12 +19,20 @@ import anyio
 
 from maas.catalog.models import ModelManifest
 from maas.db.database import Database
-from maas.errors import RateLimited, ServiceUnavailable
+from maas.errors import MaasError, RateLimited, ServiceUnavailable
 from maas.limits.ratelimit import Limiter, ScopeLimits
 from maas.metering import credits
+from maas.metering.batching import GroupCommit
 from maas.metering.credits import LotConflict
 from maas.metering.pricing import Price, prompt_token_bounds
-from maas.metering.reservations import Outcome, QuotaScope, Reservation, release, reserve
+from maas.metering.reservations import (
+    Outcome,
+    QuotaScope,
+    Reservation,
+    ReserveRequest,
+    release,
+    reserve_many,
+)
 from maas.metering.settlement import SettlementWriter
 from maas.tenancy.principal import Principal
 
@@ -82,6 +90,25 @@ def wanted_completion(endpoint: str, body: dict[str, Any], manifest: ModelManife
     return wanted * max(1, n)
 
 
+class Reserver(GroupCommit[ReserveRequest, None]):
+    """Group commit for admissions: one transaction admits or refuses a whole batch."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__()
+        self.db = db
+
+    def process(self, batch: list[ReserveRequest]) -> list[None | BaseException]:
+        for _ in range(RESERVE_ATTEMPTS):
+            try:
+                with self.db.session(write=True) as session:
+                    results: list[MaasError | None] = reserve_many(session, batch)
+                return list(results)
+            except LotConflict:
+                continue  # rolled back: read the counters and lots again
+        error = ServiceUnavailable("Credits are changing too fast to reserve; retry shortly.")
+        return [error] * len(batch)
+
+
 class Meter:
     """Built once per gateway; `enabled=False` turns metering off (benchmarks only)."""
 
@@ -89,6 +116,7 @@ class Meter:
         self.db = db
         self.limiter = limiter
         self.enabled = enabled
+        self.reserver = Reserver(db)
         self.writer = SettlementWriter(db)
 
     async def admit(self, who: Principal, manifest: ModelManifest, endpoint: str,
@@ -115,7 +143,10 @@ class Meter:
             if not decision.allowed:
                 raise self._denied(decision, tokens)
         try:
-            await asyncio.to_thread(self._reserve, reservation, likely, upper, wanted)
+            if reservation.touches_db:
+                await self.reserver.submit(ReserveRequest(reservation, likely, upper, wanted))
+            else:
+                reservation.max_completion = wanted
         except BaseException:
             if scopes:
                 with anyio.CancelScope(shield=True):
@@ -139,19 +170,6 @@ class Meter:
             f"Rate limit reached for {decision.scope} on {what}. Please try again in "
             f"{decision.retry_after:.1f}s.", decision.retry_after, decision.headers)
 
-    def _reserve(self, r: Reservation, likely: int, upper: int, wanted: int) -> None:
-        if not r.touches_db:
-            reserve(None, r, likely, upper, wanted)  # type: ignore[arg-type]
-            return
-        for _ in range(RESERVE_ATTEMPTS):
-            try:
-                with self.db.session(write=True) as session:
-                    reserve(session, r, likely, upper, wanted)
-                return
-            except LotConflict:
-                r.hold_id = None  # rolled back; read the lots again
-        raise ServiceUnavailable("Credits are changing too fast to reserve; retry shortly.")
-
     async def settle(self, adm: Admission | None, usage: dict[str, Any] | None, status: int,
                      outcome: str, streamed_tokens: int = 0,
                      request_id: str | None = None) -> None:
@@ -174,7 +192,7 @@ class Meter:
                     latency_ms=int((time.perf_counter() - adm.started) * 1000))
         with anyio.CancelScope(shield=True):
             try:
-                await self.writer.submit(adm.reservation, o)
+                await self.writer.submit((adm.reservation, o))
             except Exception:
                 log.exception("could not record usage %s; its hold is released by the sweeper",
                               adm.reservation.usage_id)
@@ -203,6 +221,7 @@ class Meter:
                 release(session, r)
 
     async def close(self) -> None:
+        await self.reserver.close()
         await self.writer.close()
         await self.limiter.close()
 

@@ -12,32 +12,20 @@ commit, so usage is durable before the client sees the answer.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
 from sqlalchemy import case, delete, insert, update
 from sqlmodel import Session, col, select
 
 from maas.db.database import Database
 from maas.db.tables import CreditHold, CreditLot, LedgerEntry, QuotaCounter, UsageRecord, utcnow
+from maas.metering.batching import GroupCommit
 from maas.metering.credits import settle_hold
 from maas.metering.reservations import Outcome, Reservation, period_of
 
 log = logging.getLogger(__name__)
-
-MAX_BATCH = 256
-
-
-@dataclass
-class _Item:
-    reservation: Reservation
-    outcome: Outcome
-    done: asyncio.Future[None] = field(repr=False, default=None)  # type: ignore[assignment]
-
 
 def settle_many(session: Session, items: list[tuple[Reservation, Outcome]]) -> None:
     """Settle a batch: exactly what `reservations.settle` does for each, in fewer statements."""
@@ -109,59 +97,27 @@ def settle_many(session: Session, items: list[tuple[Reservation, Outcome]]) -> N
                             .values(cost=UsageRecord.cost - (extra - charged)))
 
 
-class SettlementWriter:
-    """Group commit for settlements: one writer task, one transaction per batch."""
+class SettlementWriter(GroupCommit[tuple[Reservation, Outcome], None]):
+    """Group commit for settlements. Settling never fails a request: a batch that cannot
+    be written is retried one settlement at a time, and what still fails is logged (its
+    hold is released later by the sweeper)."""
 
-    def __init__(self, db: Database, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, db: Database) -> None:
+        super().__init__()
         self.db = db
-        self.max_batch = max_batch
-        self._queue: asyncio.Queue[_Item] | None = None
-        self._task: asyncio.Task[None] | None = None
 
-    def _ensure_started(self) -> asyncio.Queue[_Item]:
-        if self._queue is None or self._task is None or self._task.done():
-            self._queue = self._queue or asyncio.Queue()
-            self._task = asyncio.create_task(self._run())
-        return self._queue
-
-    async def submit(self, r: Reservation, o: Outcome) -> None:
-        """Settle one request; returns when its batch has committed (or failed: logged)."""
-        item = _Item(r, o, asyncio.get_running_loop().create_future())
-        self._ensure_started().put_nowait(item)
-        with anyio.CancelScope(shield=True):
-            await item.done
-
-    async def _run(self) -> None:
-        assert self._queue is not None
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self.max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            await asyncio.to_thread(self._write, batch)
-            for item in batch:
-                if not item.done.done():
-                    item.done.set_result(None)
-
-    def _write(self, batch: list[_Item]) -> None:
-        pairs = [(i.reservation, i.outcome) for i in batch]
+    def process(self, batch: list[tuple[Reservation, Outcome]]) -> list[None | BaseException]:
         try:
             with self.db.session(write=True) as session:
-                settle_many(session, pairs)
-            return
+                settle_many(session, batch)
+            return [None] * len(batch)
         except Exception:
             if len(batch) == 1:
                 log.exception("could not record usage %s; its hold is released by the "
-                              "sweeper", batch[0].reservation.usage_id)
-                return
+                              "sweeper", batch[0][0].usage_id)
+                return [None]
             log.exception("a settlement batch failed; settling its %d requests one by one",
                           len(batch))
         for item in batch:  # isolate the bad one; the rest still land
-            self._write([item])
-
-    async def close(self) -> None:
-        """Let queued settlements land, then stop."""
-        if self._task is None:
-            return
-        while self._queue is not None and not self._queue.empty():
-            await asyncio.sleep(0.01)
-        self._task.cancel()
+            self.process([item])
+        return [None] * len(batch)
