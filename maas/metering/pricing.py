@@ -46,8 +46,8 @@ class Price:
 
     def affordable_completion(self, prompt_tokens: int, budget: int, wanted: int) -> int:
         """The most completion tokens (<= wanted) whose total cost stays within budget."""
-        if self.output_per_1k == 0:
-            return wanted if self.cost(prompt_tokens, 0) <= budget else 0
+        if self.output_per_1k == 0:  # -1: not even the prompt is affordable
+            return wanted if self.cost(prompt_tokens, 0) <= budget else -1
         low, high = 0, wanted
         while low < high:  # cost is monotonic: binary search the largest affordable count
             mid = (low + high + 1) // 2

@@ -146,7 +146,7 @@ def reserve_many(session: Session, requests: list[ReserveRequest]
             available = sum(remaining[lot.id] for lot in lots)
             budget = r.price.affordable_completion(rq.prompt_upper, available,
                                                    rq.wanted_completion)
-            if budget < 1 and not (budget == 0 and rq.wanted_completion == 0):
+            if budget < 0 or (budget == 0 and rq.wanted_completion > 0):
                 results[i] = insufficient(r.tenant_id, available,
                                           r.price.cost(rq.prompt_upper, 1))
                 continue
