@@ -191,3 +191,15 @@ def test_sign_in_and_sessions(tenancy_gateway: str) -> None:
     r = httpx.post(f"{base}/admin/v1/users", headers=ADMIN, json={
         "email": "owner@web.example", "name": "W", "password": "long enough pw"})
     assert r.status_code == 409
+
+
+def test_sign_in_attempts_are_throttled(tenancy_gateway: str) -> None:
+    base = tenancy_gateway
+    make_tenant(base, "guess")
+    codes = [httpx.post(f"{base}/api/v1/auth/login", json={
+        "email": "owner@guess.example", "password": f"wrong guess {i}"}).status_code
+        for i in range(12)]
+    assert codes[:9].count(401) == 9 and codes[-1] == 429
+    r = httpx.post(f"{base}/api/v1/auth/login", json={
+        "email": "owner@guess.example", "password": "correct horse battery"})
+    assert r.status_code == 429 and "retry-after" in r.headers  # even the right password

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -10,7 +11,8 @@ from pydantic import BaseModel, Field
 from maas.api.deps import in_session, principal, services
 from maas.api.errors import AuthError
 from maas.db.tables import Tenant, User
-from maas.errors import PermissionDenied
+from maas.errors import PermissionDenied, RateLimited
+from maas.limits.ratelimit import ScopeLimits
 from maas.services import Services
 from maas.tenancy import tenants, users
 from maas.tenancy.principal import Principal
@@ -22,8 +24,25 @@ class SignInBody(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
     tenant_id: str | None = Field(default=None, max_length=64)
 
+LOGIN_ATTEMPTS_PER_MINUTE = 10  # per email, and 3x that per client address
+
+
+async def _throttle(svc: Services, email: str, client: str) -> None:
+    """Slow password guessing: a few attempts per minute per account and per address."""
+    scopes = [ScopeLimits(f"login:{email.strip().lower()}", LOGIN_ATTEMPTS_PER_MINUTE),
+              ScopeLimits(f"login-ip:{client}", LOGIN_ATTEMPTS_PER_MINUTE * 3)]
+    lease = secrets.token_hex(8)
+    decision = await svc.meter.limiter.acquire(scopes, 0, lease)
+    await svc.meter.limiter.settle(scopes, lease, 0, 0)
+    if not decision.allowed:
+        raise RateLimited(f"Too many sign-in attempts; try again in "
+                          f"{decision.retry_after:.0f}s.", decision.retry_after)
+
+
 @router.post("/auth/login")
-async def login(body: SignInBody, svc: Services = Depends(services)) -> dict[str, Any]:
+async def login(body: SignInBody, request: Request, svc: Services = Depends(services)
+                ) -> dict[str, Any]:
+    await _throttle(svc, body.email, request.client.host if request.client else "-")
     try:
         signed = await in_session(
             svc, lambda s: users.sign_in(s, body.email, body.password, body.tenant_id))
