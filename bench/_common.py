@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import statistics
@@ -63,3 +64,31 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 PYTHON = sys.executable
+
+
+#: The request both gateway benchmarks send: a short non-streaming chat.
+CHAT_BODY = {"model": "mock", "messages": [{"role": "user", "content": "ping pong"}],
+             "max_tokens": 8}
+
+
+async def load(url: str, headers: dict[str, str], requests: int, concurrency: int,
+               body: dict | None = None) -> tuple[list[float], float]:
+    """`requests` POSTs of `body` over `concurrency` connections: latencies and req/s."""
+    latencies: list[float] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(requests):
+        queue.put_nowait(i)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        async def worker() -> None:
+            while not queue.empty():
+                queue.get_nowait()
+                t0 = time.perf_counter()
+                response = await client.post(url, json=body or CHAT_BODY, headers=headers)
+                response.raise_for_status()
+                latencies.append(time.perf_counter() - t0)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return latencies, requests / elapsed

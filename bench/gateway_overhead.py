@@ -14,37 +14,11 @@ import argparse
 import asyncio
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
-
-from _common import PYTHON, free_port, percentile, spread, start, stop, wait_http
+from _common import PYTHON, free_port, load, percentile, spread, start, stop, wait_http
 
 KEY = "sk-maas-bench-admin-key"
-BODY = {"model": "mock", "messages": [{"role": "user", "content": "ping pong"}], "max_tokens": 8}
-
-
-async def load(url: str, headers: dict[str, str], requests: int, concurrency: int
-               ) -> tuple[list[float], float]:
-    latencies: list[float] = []
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(requests):
-        queue.put_nowait(i)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        async def worker() -> None:
-            while not queue.empty():
-                queue.get_nowait()
-                t0 = time.perf_counter()
-                response = await client.post(url, json=BODY, headers=headers)
-                response.raise_for_status()
-                latencies.append(time.perf_counter() - t0)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return latencies, requests / elapsed
 
 
 def main() -> None:

@@ -23,7 +23,6 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -31,39 +30,15 @@ import httpx
 import psycopg
 import redis
 
-from _common import PYTHON, free_port, percentile, spread, start, stop, wait_http
+from _common import PYTHON, free_port, load, percentile, spread, start, stop, wait_http
 
 KEY = "sk-maas-bench-admin-key"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 REDIS_URL = "redis://127.0.0.1:6379/14"
 WARMUP = 200
-BODY = {"model": "mock", "messages": [{"role": "user", "content": "ping pong"}], "max_tokens": 8}
 LIMITS = {"requests_per_minute": 1_000_000, "tokens_per_minute": 100_000_000,
           "concurrent": 1000, "monthly_tokens": 10_000_000_000}
-
-
-async def load(url: str, headers: dict[str, str], requests: int, concurrency: int
-               ) -> tuple[list[float], float]:
-    """As in gateway_overhead: `requests` chat calls over `concurrency` connections."""
-    latencies: list[float] = []
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(requests):
-        queue.put_nowait(i)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        async def worker() -> None:
-            while not queue.empty():
-                queue.get_nowait()
-                t0 = time.perf_counter()
-                response = await client.post(url, json=BODY, headers=headers)
-                response.raise_for_status()
-                latencies.append(time.perf_counter() - t0)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return latencies, requests / elapsed
 
 
 def pg_admin(statement: str) -> None:
