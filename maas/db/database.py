@@ -10,6 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -59,14 +60,33 @@ class Database:
                 session.rollback()
                 raise
 
-    def upgrade(self) -> None:
-        """Bring the schema to the latest Alembic revision."""
+    def upgrade(self, revision: str = "head") -> None:
+        """Bring the schema to `revision` (default: the latest Alembic revision)."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         config.attributes["connection_url"] = self.url
-        with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        if not self.is_sqlite:
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+            return
+        # SQLite alters a table by copying it (Alembic's batch mode), which foreign keys
+        # would refuse while rows point at it: switch them off on a private connection
+        # for the migration (outside its transaction, where the pragma takes effect),
+        # then check that no row was left dangling before committing.
+        engine = create_engine(self.url, poolclass=NullPool)
+        try:
+            with engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                connection.commit()  # the driver ran no BEGIN for the pragma; end autobegin
+                with connection.begin():
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, revision)
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(f"migration left dangling references: {broken[:5]}")
+        finally:
+            engine.dispose()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -43,8 +43,10 @@ def upgrade() -> None:
     op.bulk_insert(plans, [{**p, "created_at": now, "updated_at": now} for p in SEED_PLANS])
 
     with op.batch_alter_table("tenants") as batch:
+        # Tenants made before plans existed had no limits and no billing: they keep that
+        # on the internal (postpaid, unlimited) plan. New tenants default to `free`.
         batch.add_column(sa.Column("plan_id", sa.String(64), nullable=False,
-                                   server_default="free"))
+                                   server_default="internal"))
         batch.add_column(sa.Column("industry", sa.String(64), nullable=True))
         batch.add_column(sa.Column("disabled_at", TS, nullable=True))
         batch.create_foreign_key("fk_tenants_plan_id", "plans", ["plan_id"], ["id"])
