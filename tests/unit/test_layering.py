@@ -21,6 +21,7 @@ FORBIDDEN = {
     "limits": ("fastapi", "starlette", "maas.api", "maas.engines", "maas.tenancy", "maas.db",
                "maas.metering", "maas.worker"),
     "metering": ("fastapi", "starlette", "maas.api", "maas.engines", "maas.worker"),
+    "knowledge": ("fastapi", "starlette", "maas.api", "maas.engines", "maas.worker", "torch"),
 }
 
 

@@ -1,0 +1,1 @@
+"""Knowledge bases: document ingestion (load, clean, chunk), indexes and retrieval."""
