@@ -1,0 +1,176 @@
+"""A knowledge base's index on disk: chunks, FAISS vectors and BM25, replaced atomically.
+
+Layout under the knowledge base's directory:
+
+    versions/<version>/chunks.jsonl  vectors.faiss  bm25.npz  bm25_vocab.json  meta.json
+    CURRENT                          the name of the live version
+
+A new version is written in full into a temporary directory, renamed into `versions/`,
+and only then does `CURRENT` switch to it (write-then-`os.replace`, atomic on POSIX).
+Readers open whatever `CURRENT` names; a build that fails at any point leaves `CURRENT`
+and the version it names exactly as they were. Nothing is pickled: JSON, numpy `.npz`
+without pickle, and FAISS's own format.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from maas.knowledge.lexical import BM25Index
+
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    id: str
+    doc_id: str
+    doc_name: str
+    index: int
+    text: str
+    kind: str
+    page: int | None
+    section: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: StoredChunk
+    score: float  # reciprocal-rank fusion of the lexical and vector ranks
+    lexical_rank: int | None
+    vector_rank: int | None
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_version(kb_dir: Path, chunks: Sequence[StoredChunk], vectors: np.ndarray,
+                  meta: dict[str, Any]) -> str:
+    """Write a complete new index version and make it current; returns its name."""
+    import faiss
+
+    if len(chunks) != len(vectors):
+        raise ValueError("one vector per chunk")
+    versions = kb_dir / "versions"
+    versions.mkdir(parents=True, exist_ok=True)
+    version = time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+    staging = versions / f".{version}.tmp"
+    staging.mkdir()
+    try:
+        with (staging / "chunks.jsonl").open("w", encoding="utf-8") as out:
+            for chunk in chunks:
+                out.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
+        matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+        index = faiss.IndexFlatIP(matrix.shape[1] if matrix.ndim == 2 and len(matrix) else
+                                  int(meta.get("dimensions", 1)))
+        if len(matrix):
+            index.add(matrix)
+        faiss.write_index(index, str(staging / "vectors.faiss"))
+        BM25Index.build([c.text for c in chunks]).save(staging)
+        (staging / "meta.json").write_text(json.dumps(
+            {**meta, "version": version, "chunks": len(chunks)}, ensure_ascii=False),
+            encoding="utf-8")
+        for file in staging.iterdir():
+            with file.open("rb") as handle:
+                os.fsync(handle.fileno())
+        staging.rename(versions / version)
+        _fsync_dir(versions)
+        pointer = kb_dir / "CURRENT.tmp"
+        pointer.write_text(version, encoding="utf-8")
+        os.replace(pointer, kb_dir / "CURRENT")
+        _fsync_dir(kb_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if current_version(kb_dir) != version:  # renamed into place but never made live
+            shutil.rmtree(versions / version, ignore_errors=True)
+        raise
+    for old in versions.iterdir():  # keep only the live version
+        if old.name != version:
+            shutil.rmtree(old, ignore_errors=True)
+    return version
+
+
+def current_version(kb_dir: Path) -> str | None:
+    try:
+        return (kb_dir / "CURRENT").read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
+
+
+class Snapshot:
+    """One version of a knowledge base's index, loaded for searching (read-only)."""
+
+    def __init__(self, directory: Path) -> None:
+        import faiss
+
+        self.directory = directory
+        self.meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+        with (directory / "chunks.jsonl").open(encoding="utf-8") as lines:
+            self.chunks = [StoredChunk(**json.loads(line)) for line in lines]
+        self.vectors = faiss.read_index(str(directory / "vectors.faiss"))
+        self.bm25 = BM25Index.load(directory)
+
+    @classmethod
+    def open(cls, kb_dir: Path) -> Snapshot | None:
+        version = current_version(kb_dir)
+        return cls(kb_dir / "versions" / version) if version else None
+
+    def _mask(self, filters: dict[str, Any] | None) -> np.ndarray | None:
+        if not filters:
+            return None
+
+        def keep(chunk: StoredChunk) -> bool:
+            for key, wanted in filters.items():
+                value = getattr(chunk, key, None)
+                if key == "section":
+                    if not str(value).startswith(str(wanted)):
+                        return False
+                elif isinstance(wanted, list):
+                    if value not in wanted:
+                        return False
+                elif value != wanted:
+                    return False
+            return True
+        return np.fromiter((keep(c) for c in self.chunks), dtype=bool, count=len(self.chunks))
+
+    def search(self, query: str, query_vector: np.ndarray | None, top_k: int = 5,
+               filters: dict[str, Any] | None = None, candidates: int = 50) -> list[Hit]:
+        """Hybrid search: BM25 and vector ranks fused by reciprocal rank."""
+        if not self.chunks:
+            return []
+        mask = self._mask(filters)
+        lexical = self.bm25.search(query, candidates, mask)
+        vector: list[tuple[int, float]] = []
+        if query_vector is not None:
+            wanted = candidates if mask is None else min(len(self.chunks),
+                                                         candidates * 20)
+            scores, ids = self.vectors.search(
+                np.asarray(query_vector, dtype=np.float32).reshape(1, -1), wanted)
+            vector = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True)
+                      if i >= 0 and (mask is None or mask[i])][:candidates]
+        fused: dict[int, float] = {}
+        lex_rank = {doc: rank for rank, (doc, _) in enumerate(lexical, start=1)}
+        vec_rank = {doc: rank for rank, (doc, _) in enumerate(vector, start=1)}
+        for ranks in (lex_rank, vec_rank):
+            for doc, rank in ranks.items():
+                fused[doc] = fused.get(doc, 0.0) + 1.0 / (RRF_K + rank)
+        best = sorted(fused.items(), key=lambda item: -item[1])[:top_k]
+        return [Hit(self.chunks[doc], round(score, 6), lex_rank.get(doc), vec_rank.get(doc))
+                for doc, score in best]
