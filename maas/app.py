@@ -6,12 +6,14 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
 from maas import __version__
 from maas.api import health
+from maas.api import knowledge as knowledge_api
 from maas.api.admin import models as admin_models
 from maas.api.admin import tenants as admin_tenants
 from maas.api.admin import vouchers as admin_vouchers
@@ -26,6 +28,8 @@ from maas.engines.registry import ModelRegistry
 from maas.engines.router import Router
 from maas.engines.supervisor import Supervisor
 from maas.engines.upstream import UpstreamClient
+from maas.knowledge.embedder import Embedder
+from maas.knowledge.service import KnowledgeService
 from maas.limits.ratelimit import create_limiter
 from maas.metering.meter import Meter
 from maas.request_id import RequestIdMiddleware
@@ -69,13 +73,26 @@ def build_services(settings: Settings, selector: EngineSelector | None = None) -
         limits=httpx.Limits(max_connections=512, max_keepalive_connections=128),
     )
     supervisor = Supervisor(settings, registry, http)
+    router = Router(registry, supervisor)
+    upstream = UpstreamClient(http)
+
+    def embedder_for(model_id: str) -> Embedder:
+        async def post(body: dict[str, Any]) -> dict[str, Any]:
+            route = await router.route(model_id)
+            return await upstream.post(route, "/embeddings",
+                                       {**body, "model": route.upstream_model}, None)
+
+        return Embedder(model_id, post)
+
     return Services(
         settings=settings, db=db, registry=registry, supervisor=supervisor,
-        router=Router(registry, supervisor), upstream=UpstreamClient(http), metrics=Metrics(),
+        router=router, upstream=upstream, metrics=Metrics(),
         principals=PrincipalCache(settings.auth_cache_ttl),
         meter=Meter(db, create_limiter(settings.redis_url,
                                        lease_ttl=settings.upstream_timeout + 60),
                     enabled=settings.metering),
+        knowledge=KnowledgeService(db, settings.data_dir / "knowledge", embedder_for,
+                                   int(settings.max_upload_mb * 1_000_000)),
     )
 
 
@@ -113,6 +130,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     for module in (health, models, chat, completions, embeddings, admin_models, admin_tenants,
-                   admin_vouchers, auth, keys, members, usage, audit, credits):
+                   admin_vouchers, auth, keys, members, usage, audit, credits, knowledge_api):
         app.include_router(module.router)
     return app

@@ -10,6 +10,7 @@ from maas.engines.registry import ModelRegistry
 from maas.engines.router import Router
 from maas.engines.supervisor import Supervisor
 from maas.engines.upstream import UpstreamClient
+from maas.knowledge.service import KnowledgeService
 from maas.metering.meter import Meter
 from maas.settings import Settings
 from maas.tenancy.auth_cache import PrincipalCache
@@ -26,3 +27,4 @@ class Services:
     metrics: Metrics
     principals: PrincipalCache
     meter: Meter
+    knowledge: KnowledgeService

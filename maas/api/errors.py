@@ -25,6 +25,7 @@ from maas.errors import (
     ServiceUnavailable,
     UpstreamError,
 )
+from maas.knowledge.uploads import DocumentTooLarge, UnreadableDocument, UnsupportedDocument
 from maas.protocol import error_body, validation_error_message
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,9 @@ _STATUS: list[tuple[type[MaasError], int, str]] = [
     (InvalidRequest, 400, "invalid_request_error"),
     (PermissionDenied, 403, "permission_error"),
     (Conflict, 409, "invalid_request_error"),
+    (DocumentTooLarge, 413, "invalid_request_error"),
+    (UnsupportedDocument, 415, "invalid_request_error"),
+    (UnreadableDocument, 422, "invalid_request_error"),
     (RateLimited, 429, "requests"),
     (QuotaExceeded, 429, "insufficient_quota"),
     (InsufficientCredits, 402, "insufficient_quota"),

@@ -288,3 +288,44 @@ class AuditEvent(SQLModel, table=True):
     target_id: str | None = Field(default=None, max_length=128)
     details: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class KnowledgeBase(SQLModel, table=True):
+    """A knowledge base: a platform one (`tenant_id` None, from `knowledge_bases/`) or a
+    tenant's own. Its index lives on disk under the data dir; this row is its catalogue."""
+
+    __tablename__ = "knowledge_bases"
+
+    id: str = Field(primary_key=True, max_length=64)
+    tenant_id: str | None = Field(default=None, foreign_key="tenants.id", index=True,
+                                  max_length=64)
+    name: str = Field(max_length=200)
+    description: str = Field(default="", max_length=2000)
+    industry: str | None = Field(default=None, max_length=64)
+    embedding_model: str = Field(max_length=128)
+    status: str = Field(default="empty", max_length=16)  # empty | ready | failed
+    documents: int = 0
+    chunks: int = 0
+    version: str | None = Field(default=None, max_length=64)
+    source_hash: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class KnowledgeDocument(SQLModel, table=True):
+    """One document of a knowledge base; its chunks and vectors are files on disk."""
+
+    __tablename__ = "knowledge_documents"
+    __table_args__ = (UniqueConstraint("kb_id", "name", name="uq_kb_document_name"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    kb_id: str = Field(foreign_key="knowledge_bases.id", index=True, max_length=64)
+    tenant_id: str | None = Field(default=None, max_length=64)
+    name: str = Field(max_length=255)
+    kind: str = Field(max_length=16)
+    size: int = 0
+    sha256: str = Field(max_length=64)
+    chunks: int = 0
+    pages: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,299 @@
+"""Knowledge bases as a service: create, ingest, delete, search, tenant-scoped.
+
+Ingesting a document: check the upload, parse and chunk it (in a thread), embed its
+chunks through the library's embedding model, write the document's chunk and vector
+files, then write a new index version from every document's files and switch to it.
+Only after all of that does the database row commit. Any failure removes the new files
+and leaves the knowledge base, on disk and in the database, exactly as it was.
+
+A tenant sees platform knowledge bases and its own; anything else answers 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlmodel import col, or_, select
+
+from maas.db.database import Database
+from maas.db.tables import KnowledgeBase, KnowledgeDocument, utcnow
+from maas.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from maas.knowledge.chunking import chunk_blocks
+from maas.knowledge.embedder import Embedder
+from maas.knowledge.loaders import load
+from maas.knowledge.store import Hit, Snapshot, StoredChunk, current_version, write_version
+from maas.knowledge.uploads import check_upload
+from maas.tenancy import audit
+from maas.tenancy.principal import TENANT_ADMIN, Principal
+
+DEFAULT_EMBEDDING_MODEL = "multilingual-e5-small"
+MAX_DOCUMENTS = 1000
+
+
+def kb_view(kb: KnowledgeBase) -> dict[str, Any]:
+    return {"id": kb.id, "object": "knowledge_base", "name": kb.name,
+            "description": kb.description, "industry": kb.industry,
+            "visibility": "platform" if kb.tenant_id is None else "tenant",
+            "tenant_id": kb.tenant_id, "embedding_model": kb.embedding_model,
+            "status": kb.status, "documents": kb.documents, "chunks": kb.chunks,
+            "created_at": kb.created_at, "updated_at": kb.updated_at}
+
+
+def document_view(doc: KnowledgeDocument) -> dict[str, Any]:
+    return {"id": doc.id, "object": "knowledge_document", "kb_id": doc.kb_id,
+            "name": doc.name, "kind": doc.kind, "size": doc.size, "sha256": doc.sha256,
+            "chunks": doc.chunks, "pages": doc.pages, "created_at": doc.created_at,
+            "updated_at": doc.updated_at}
+
+
+def hit_view(hit: Hit) -> dict[str, Any]:
+    chunk = hit.chunk
+    return {"document_id": chunk.doc_id, "document": chunk.doc_name, "page": chunk.page,
+            "section": chunk.section, "kind": chunk.kind, "chunk": chunk.index,
+            "start": chunk.start, "end": chunk.end, "text": chunk.text, "score": hit.score,
+            "lexical_rank": hit.lexical_rank, "vector_rank": hit.vector_rank}
+
+
+class KnowledgeService:
+    def __init__(self, db: Database, root: Path, embedder_for: Callable[[str], Embedder],
+                 max_upload_bytes: int) -> None:
+        self.db = db
+        self.root = root
+        self.embedder_for = embedder_for
+        self.max_upload_bytes = max_upload_bytes
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._snapshots: dict[str, Snapshot] = {}
+
+    # --- catalogue ---------------------------------------------------------------
+
+    def _visible(self, who: Principal, kb: KnowledgeBase | None, kb_id: str) -> KnowledgeBase:
+        if kb is None or not (kb.tenant_id is None or kb.tenant_id == who.tenant_id
+                              or who.is_platform_admin):
+            raise NotFound(f"knowledge base {kb_id!r} not found")
+        return kb
+
+    def _writable(self, who: Principal, kb: KnowledgeBase) -> None:
+        """Members may add documents to their tenant's bases; the platform's are read-only."""
+        if kb.tenant_id is None and not who.is_platform_admin:
+            raise PermissionDenied("platform knowledge bases are managed by the platform")
+
+    def get(self, who: Principal, kb_id: str) -> KnowledgeBase:
+        with self.db.session() as s:
+            return self._visible(who, s.get(KnowledgeBase, kb_id), kb_id)
+
+    def list(self, who: Principal) -> list[KnowledgeBase]:
+        with self.db.session() as s:
+            statement = select(KnowledgeBase).where(or_(
+                col(KnowledgeBase.tenant_id).is_(None),
+                KnowledgeBase.tenant_id == who.tenant_id))
+            return list(s.exec(statement.order_by(col(KnowledgeBase.created_at))))
+
+    def create(self, who: Principal, name: str, description: str = "",
+               embedding_model: str = DEFAULT_EMBEDDING_MODEL,
+               industry: str | None = None) -> KnowledgeBase:
+        if not name.strip():
+            raise InvalidRequest("a knowledge base needs a name", param="name")
+        with self.db.session() as s:
+            kb = KnowledgeBase(id="kb_" + secrets.token_hex(8), tenant_id=who.tenant_id,
+                               name=name.strip(), description=description,
+                               embedding_model=embedding_model, industry=industry)
+            s.add(kb)
+            s.flush()
+            audit.record(s, who, "kb.create", "knowledge_base", kb.id, who.tenant_id,
+                         name=kb.name)
+            return kb
+
+    def delete(self, who: Principal, kb_id: str) -> None:
+        with self.db.session() as s:
+            kb = self._visible(who, s.get(KnowledgeBase, kb_id), kb_id)
+            if kb.tenant_id is None and not who.is_platform_admin:
+                raise PermissionDenied("platform knowledge bases are managed by the platform")
+            if not who.outranks_or_equals(TENANT_ADMIN):
+                raise PermissionDenied("deleting a knowledge base needs the tenant_admin role")
+            for doc in s.exec(select(KnowledgeDocument).where(
+                    KnowledgeDocument.kb_id == kb_id)):
+                s.delete(doc)
+            s.delete(kb)
+            audit.record(s, who, "kb.delete", "knowledge_base", kb_id, kb.tenant_id)
+        shutil.rmtree(self.root / kb_id, ignore_errors=True)
+        self._snapshots.pop(kb_id, None)
+
+    def documents(self, who: Principal, kb_id: str) -> list[KnowledgeDocument]:
+        self.get(who, kb_id)
+        with self.db.session() as s:
+            return list(s.exec(select(KnowledgeDocument).where(
+                KnowledgeDocument.kb_id == kb_id).order_by(col(KnowledgeDocument.created_at))))
+
+    def document(self, who: Principal, kb_id: str, doc_id: str) -> KnowledgeDocument:
+        self.get(who, kb_id)
+        with self.db.session() as s:
+            doc = s.get(KnowledgeDocument, doc_id)
+            if doc is None or doc.kb_id != kb_id:
+                raise NotFound(f"document {doc_id!r} not found")
+            return doc
+
+    # --- ingestion -----------------------------------------------------------------
+
+    def _lock(self, kb_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(kb_id, asyncio.Lock())
+
+    def _docs_dir(self, kb_id: str) -> Path:
+        return self.root / kb_id / "docs"
+
+    async def add_document(self, who: Principal, kb_id: str, filename: str, data: bytes
+                           ) -> KnowledgeDocument:
+        """Ingest (or re-ingest, by name) one document; all or nothing."""
+        kb = self.get(who, kb_id)
+        self._writable(who, kb)
+        upload = check_upload(filename, data, self.max_upload_bytes)
+        blocks = await asyncio.to_thread(load, upload)
+        chunks = chunk_blocks(blocks)
+        if not chunks:
+            raise InvalidRequest(f"{upload.name} has no text to index", param="file")
+        vectors, _ = await self.embedder_for(kb.embedding_model).embed(
+            [c.text if not c.section else f"{c.section}\n{c.text}" for c in chunks],
+            "passage")
+        digest = hashlib.sha256(data).hexdigest()
+        async with self._lock(kb_id):
+            with self.db.session() as s:
+                existing = s.exec(select(KnowledgeDocument).where(
+                    KnowledgeDocument.kb_id == kb_id,
+                    KnowledgeDocument.name == upload.name)).first()
+                count = len(s.exec(select(KnowledgeDocument.id).where(
+                    KnowledgeDocument.kb_id == kb_id)).all())
+            if existing is None and count >= MAX_DOCUMENTS:
+                raise Conflict(f"a knowledge base holds at most {MAX_DOCUMENTS} documents")
+            doc_id = "doc_" + secrets.token_hex(8)
+            stored = [StoredChunk(f"{doc_id}:{c.index}", doc_id, upload.name, c.index, c.text,
+                                  c.kind, c.page, c.section, c.start, c.end) for c in chunks]
+            written = await asyncio.to_thread(self._write_doc_files, kb_id, doc_id, stored,
+                                              vectors)
+            replaced = [existing.id] if existing else []
+            rebuilt = False
+            try:
+                version, total = await asyncio.to_thread(self._rebuild, kb, replaced)
+                rebuilt = True
+                pages = max((c.page or 0 for c in chunks), default=0) or None
+                with self.db.session() as s:
+                    if existing is not None:
+                        s.delete(s.get(KnowledgeDocument, existing.id))
+                        s.flush()
+                    doc = KnowledgeDocument(id=doc_id, kb_id=kb_id, tenant_id=kb.tenant_id,
+                                            name=upload.name, kind=upload.kind, size=len(data),
+                                            sha256=digest, chunks=len(chunks), pages=pages)
+                    s.add(doc)
+                    self._update_counts(s, kb_id, version, total)
+                    audit.record(s, who, "kb.document.add", "knowledge_document", doc_id,
+                                 kb.tenant_id, kb_id=kb_id, name=upload.name,
+                                 replaced=replaced)
+            except BaseException:
+                for path in written:
+                    path.unlink(missing_ok=True)
+                if rebuilt:  # the catalogue did not take it: index the old set again
+                    await asyncio.to_thread(self._rebuild, kb, [])
+                raise
+            for old in replaced:
+                self._remove_doc_files(kb_id, old)
+            return doc
+
+    async def delete_document(self, who: Principal, kb_id: str, doc_id: str) -> None:
+        kb = self.get(who, kb_id)
+        self._writable(who, kb)
+        if not who.outranks_or_equals(TENANT_ADMIN) and not who.is_platform_admin:
+            raise PermissionDenied("deleting documents needs the tenant_admin role")
+        self.document(who, kb_id, doc_id)
+        async with self._lock(kb_id):
+            version, total = await asyncio.to_thread(self._rebuild, kb, [doc_id])
+            with self.db.session() as s:
+                doc = s.get(KnowledgeDocument, doc_id)
+                if doc is not None:
+                    s.delete(doc)
+                self._update_counts(s, kb_id, version, total)
+                audit.record(s, who, "kb.document.delete", "knowledge_document", doc_id,
+                             kb.tenant_id, kb_id=kb_id)
+            self._remove_doc_files(kb_id, doc_id)
+
+    def _update_counts(self, s: Any, kb_id: str, version: str, total: int) -> None:
+        kb = s.get(KnowledgeBase, kb_id)
+        s.flush()
+        kb.documents = len(s.exec(select(KnowledgeDocument.id).where(
+            KnowledgeDocument.kb_id == kb_id)).all())
+        kb.chunks, kb.version, kb.updated_at = total, version, utcnow()
+        kb.status = "ready" if total else "empty"
+        s.add(kb)
+
+    def _write_doc_files(self, kb_id: str, doc_id: str, chunks: list[StoredChunk],
+                         vectors: np.ndarray) -> list[Path]:
+        directory = self._docs_dir(kb_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        chunk_file, vector_file = directory / f"{doc_id}.jsonl", directory / f"{doc_id}.npy"
+        tmp = directory / f".{doc_id}.jsonl.tmp"
+        with tmp.open("w", encoding="utf-8") as out:
+            for chunk in chunks:
+                out.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
+        os.replace(tmp, chunk_file)
+        with (directory / f".{doc_id}.npy.tmp").open("wb") as out:
+            np.save(out, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
+        os.replace(directory / f".{doc_id}.npy.tmp", vector_file)
+        return [chunk_file, vector_file]
+
+    def _remove_doc_files(self, kb_id: str, doc_id: str) -> None:
+        for suffix in (".jsonl", ".npy"):
+            (self._docs_dir(kb_id) / f"{doc_id}{suffix}").unlink(missing_ok=True)
+
+    def _rebuild(self, kb: KnowledgeBase, without: list[str]) -> tuple[str, int]:
+        """A new index version from every document's files (minus `without`)."""
+        directory = self._docs_dir(kb.id)
+        chunks: list[StoredChunk] = []
+        vectors: list[np.ndarray] = []
+        for chunk_file in sorted(directory.glob("*.jsonl")):
+            doc_id = chunk_file.stem
+            if doc_id in without:
+                continue
+            with chunk_file.open(encoding="utf-8") as lines:
+                chunks.extend(StoredChunk(**json.loads(line)) for line in lines)
+            vectors.append(np.load(directory / f"{doc_id}.npy", allow_pickle=False))
+        matrix = np.vstack(vectors) if vectors else np.zeros((0, 1), dtype=np.float32)
+        version = write_version(self.root / kb.id, chunks, matrix,
+                                {"embedding_model": kb.embedding_model,
+                                 "dimensions": int(matrix.shape[1])})
+        self._snapshots.pop(kb.id, None)
+        return version, len(chunks)
+
+    # --- retrieval -----------------------------------------------------------------
+
+    def snapshot(self, kb_id: str) -> Snapshot | None:
+        cached = self._snapshots.get(kb_id)
+        version = current_version(self.root / kb_id)
+        if cached is not None and cached.meta.get("version") == version:
+            return cached
+        snap = Snapshot.open(self.root / kb_id)
+        if snap is not None:
+            self._snapshots[kb_id] = snap
+        return snap
+
+    async def search(self, who: Principal, kb_ids: list[str], query: str, top_k: int = 5,
+                     filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Hybrid search over one or more visible knowledge bases, best first."""
+        if not query.strip():
+            raise InvalidRequest("the query is empty", param="query")
+        results: list[dict[str, Any]] = []
+        for kb_id in kb_ids:
+            kb = self.get(who, kb_id)
+            snap = await asyncio.to_thread(self.snapshot, kb_id)
+            if snap is None or not snap.chunks:
+                continue
+            vectors, _ = await self.embedder_for(kb.embedding_model).embed([query], "query")
+            hits = await asyncio.to_thread(snap.search, query, vectors[0], top_k, filters)
+            results.extend({**hit_view(h), "knowledge_base": kb_id} for h in hits)
+        return sorted(results, key=lambda r: -r["score"])[:top_k]
