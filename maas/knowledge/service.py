@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlmodel import col, or_, select
+from sqlmodel import col, func, or_, select
 
 from maas.db.database import Database
 from maas.db.tables import KnowledgeBase, KnowledgeDocument, utcnow
@@ -62,6 +62,11 @@ def hit_view(hit: Hit) -> dict[str, Any]:
             "section": chunk.section, "kind": chunk.kind, "chunk": chunk.index,
             "start": chunk.start, "end": chunk.end, "text": chunk.text, "score": hit.score,
             "lexical_rank": hit.lexical_rank, "vector_rank": hit.vector_rank}
+
+
+def _document_count(session: Any, kb_id: str) -> int:
+    return session.exec(select(func.count()).select_from(KnowledgeDocument).where(
+        KnowledgeDocument.kb_id == kb_id)).one()
 
 
 class KnowledgeService:
@@ -169,8 +174,7 @@ class KnowledgeService:
                 existing = s.exec(select(KnowledgeDocument).where(
                     KnowledgeDocument.kb_id == kb_id,
                     KnowledgeDocument.name == upload.name)).first()
-                count = len(s.exec(select(KnowledgeDocument.id).where(
-                    KnowledgeDocument.kb_id == kb_id)).all())
+                count = _document_count(s, kb_id)
             if existing is None and count >= MAX_DOCUMENTS:
                 raise Conflict(f"a knowledge base holds at most {MAX_DOCUMENTS} documents")
             doc_id = "doc_" + secrets.token_hex(8)
@@ -226,8 +230,7 @@ class KnowledgeService:
     def _update_counts(self, s: Any, kb_id: str, version: str, total: int) -> None:
         kb = s.get(KnowledgeBase, kb_id)
         s.flush()
-        kb.documents = len(s.exec(select(KnowledgeDocument.id).where(
-            KnowledgeDocument.kb_id == kb_id)).all())
+        kb.documents = _document_count(s, kb_id)
         kb.chunks, kb.version, kb.updated_at = total, version, utcnow()
         kb.status = "ready" if total else "empty"
         s.add(kb)
@@ -288,12 +291,16 @@ class KnowledgeService:
         if not query.strip():
             raise InvalidRequest("the query is empty", param="query")
         results: list[dict[str, Any]] = []
+        query_vectors: dict[str, np.ndarray] = {}  # one embedding per model, not per base
         for kb_id in kb_ids:
             kb = self.get(who, kb_id)
             snap = await asyncio.to_thread(self.snapshot, kb_id)
             if snap is None or not snap.chunks:
                 continue
-            vectors, _ = await self.embedder_for(kb.embedding_model).embed([query], "query")
-            hits = await asyncio.to_thread(snap.search, query, vectors[0], top_k, filters)
+            if kb.embedding_model not in query_vectors:
+                vectors, _ = await self.embedder_for(kb.embedding_model).embed([query], "query")
+                query_vectors[kb.embedding_model] = vectors[0]
+            hits = await asyncio.to_thread(snap.search, query, query_vectors[kb.embedding_model],
+                                           top_k, filters)
             results.extend({**hit_view(h), "knowledge_base": kb_id} for h in hits)
         return sorted(results, key=lambda r: -r["score"])[:top_k]

@@ -49,9 +49,13 @@ def list_usage(session: Session, tenant_id: str, *, since: datetime | None = Non
     return list(session.exec(statement.offset(offset).limit(min(limit, MAX_ROWS))))
 
 
-def get_usage(session: Session, tenant_id: str, usage_id: str) -> UsageRecord:
-    record = session.get(UsageRecord, usage_id)
-    if record is None or record.tenant_id != tenant_id:
+def get_usage(session: Session, tenant_id: str, usage_id: str, *, key_id: str | None = None,
+              user_id: str | None = None) -> UsageRecord:
+    """One record, within the same scope filters as `list_usage` (else 404)."""
+    statement = _filters(select(UsageRecord), tenant_id, None, None, None, key_id, None,
+                         user_id).where(UsageRecord.id == usage_id)
+    record = session.exec(statement).first()
+    if record is None:
         raise NotFound(f"usage record {usage_id!r} not found")
     return record
 

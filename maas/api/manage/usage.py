@@ -12,7 +12,6 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from maas.api.deps import in_session, principal, services
-from maas.errors import NotFound
 from maas.metering import usage
 from maas.services import Services
 from maas.tenancy.principal import TENANT_ADMIN, Principal, require_tenant
@@ -87,13 +86,5 @@ async def show_usage(tenant_id: str, usage_id: str, who: Principal = Depends(pri
                      svc: Services = Depends(services)) -> dict[str, Any]:
     require_tenant(who, tenant_id)
     scope = _own_only(who, None)
-
-    def work(session: Any) -> dict[str, Any]:
-        record = usage.get_usage(session, tenant_id, usage_id)
-        if (scope.get("user_id") and record.user_id != scope["user_id"]) or (
-                "user_id" not in scope and scope.get("key_id")
-                and record.key_id != scope["key_id"]):
-            raise NotFound(f"usage record {usage_id!r} not found")
-        return usage.usage_view(record)
-
-    return await in_session(svc, work)
+    return await in_session(svc, lambda s: usage.usage_view(usage.get_usage(
+        s, tenant_id, usage_id, **scope)))
