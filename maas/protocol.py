@@ -93,6 +93,17 @@ class ChatCompletionRequest(SamplingRequest):
     tools: list[dict[str, Any]] | None = None
     tool_choice: Any = None
     response_format: dict[str, Any] | None = None
+    # Extensions (sent as `extra_body` by the openai SDK): ground the answer in these
+    # knowledge bases and return `citations`.
+    knowledge_bases: list[str] | None = Field(default=None, min_length=1, max_length=8)
+    knowledge_top_k: int | None = Field(default=None, ge=1, le=20)
+
+    @field_validator("knowledge_bases")
+    @classmethod
+    def _check_knowledge_bases(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and any(not kb.strip() or len(kb) > 64 for kb in value):
+            raise ValueError("knowledge base ids are 1 to 64 characters")
+        return list(dict.fromkeys(value)) if value else value
 
     def token_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens

@@ -109,3 +109,54 @@ def test_upload_search_isolation_and_bad_input(kb_gateway: tuple[str, Path]) -> 
     actions = [e["action"] for e in ok(httpx.get(f"{base}/api/v1/tenants/kb-a/audit",
                                                  headers=bearer(a.key)))["data"]]
     assert {"kb.create", "kb.document.add", "kb.document.delete"} <= set(actions)
+
+
+def test_chat_with_knowledge_bases_returns_citations(
+        kb_gateway: tuple[str, Path], fake_engine: tuple[str, object]) -> None:
+    import openai
+
+    base, _ = kb_gateway
+    _, engine = fake_engine
+    a, b = make_tenant(base, "kbc-a", plan="internal"), make_tenant(base, "kbc-b", plan="internal")
+    kb = ok(httpx.post(f"{base}/v1/knowledge_bases", headers=bearer(a.key), json={
+        "name": "主轴", "embedding_model": "fake-embed"}), 201)
+    pdf = chinese_pdf([["冷却液浓度应保持在百分之五到八之间。"],
+                       ["报警 2001 表示主轴过热，应先停机，", "再检查润滑泵与油位。"]])
+    ok(_upload(base, a.key, kb["id"], "主轴手册.pdf", pdf), 201)
+    client = openai.OpenAI(base_url=f"{base}/v1", api_key=a.key, max_retries=0)
+
+    reply = client.chat.completions.create(
+        model="fake-chat", messages=[{"role": "system", "content": "你是设备工程师。"},
+                                     {"role": "user", "content": "报警 2001 怎么处理？"}],
+        extra_body={"knowledge_bases": [kb["id"]], "knowledge_top_k": 2})
+    citations = reply.model_extra["citations"]
+    assert citations[0]["index"] == 1 and citations[0]["document"] == "主轴手册.pdf"
+    assert citations[0]["page"] == 2 and "2001" in citations[0]["snippet"]
+    assert citations[0]["knowledge_base"] == kb["id"] and citations[0]["score"] > 0
+    sent = engine.state.requests[-1]  # type: ignore[attr-defined]
+    assert "knowledge_bases" not in sent and "knowledge_top_k" not in sent
+    assert [m["role"] for m in sent["messages"]] == ["system", "user"]
+    system = sent["messages"][0]["content"]
+    assert system.startswith("你是设备工程师。") and "[1] (主轴手册.pdf, p. 2)" in system
+    assert "请仅依据下面编号的资料" in system  # instructions in the question's language
+
+    stream = client.chat.completions.create(
+        model="fake-chat", stream=True, messages=[{"role": "user", "content": "报警 2001"}],
+        extra_body={"knowledge_bases": [kb["id"]]})
+    chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    final = chunks[-1]
+    assert final.choices == [] and final.usage is None
+    assert final.model_extra["citations"][0]["page"] == 2
+    assert all("citations" not in (c.model_extra or {}) for c in chunks[:-1])
+
+    # Another tenant's knowledge base answers like a missing one; bad values are 400s.
+    other = openai.OpenAI(base_url=f"{base}/v1", api_key=b.key, max_retries=0)
+    with pytest.raises(openai.NotFoundError):
+        other.chat.completions.create(model="fake-chat", messages=[
+            {"role": "user", "content": "报警 2001"}], extra_body={"knowledge_bases": [kb["id"]]})
+    for bad in ([], "kb", [""], [kb["id"]] * 9):
+        r = httpx.post(f"{base}/v1/chat/completions", headers=bearer(a.key), json={
+            "model": "fake-chat", "messages": [{"role": "user", "content": "hi"}],
+            "knowledge_bases": bad})
+        assert r.status_code == 400 and r.json()["error"]["param"] == "knowledge_bases", bad

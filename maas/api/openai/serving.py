@@ -18,6 +18,7 @@ import anyio
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from maas.api.openai.grounded import ground_request
 from maas.catalog.models import ModelManifest
 from maas.engines.router import Route
 from maas.engines.upstream import UpstreamStatusError
@@ -84,8 +85,10 @@ class Forwarder:
     """One request's trip to its engine and back, observed by the metrics."""
 
     def __init__(self, svc: Services, request: Request, endpoint: str, route: Route,
-                 admission: Admission | None = None) -> None:
+                 admission: Admission | None = None, extra: dict[str, Any] | None = None
+                 ) -> None:
         self.svc = svc
+        self.extra = extra or {}  # extension fields for the response (e.g. citations)
         self.request = request
         self.endpoint = endpoint
         self.route = route
@@ -149,6 +152,7 @@ class Forwarder:
             await self._observe(499, None, "cancelled")
             return Response(status_code=499)
         result["model"] = self.route.manifest.id
+        result.update(self.extra)
         await self._observe(200, result.get("usage"))
         return JSONResponse(result, headers=self.headers)
 
@@ -179,8 +183,11 @@ class Forwarder:
     async def _relay(self, first: dict[str, Any] | None,
                      chunks: AsyncIterator[dict[str, Any]], include_usage: bool
                      ) -> AsyncIterator[str]:
+        """Relay the engine's chunks; the extension fields ride on the final chunk (the
+        usage chunk, which the engine always sends last because we ask it to)."""
         usage: dict[str, int] | None = None
         status, outcome, streamed = 200, "ok", 0
+        extra_sent = not self.extra
         try:
             chunk = first
             while chunk is not None:
@@ -189,13 +196,22 @@ class Forwarder:
                                 if (c.get("delta") or {}).get("content") or c.get("text"))
                 if chunk.get("usage"):
                     usage = chunk["usage"]
+                    if not extra_sent:
+                        chunk.update(self.extra)
+                        extra_sent = True
                     if not include_usage:
                         chunk.pop("usage")
-                        if not chunk.get("choices"):
+                        if not chunk.get("choices") and not self.extra:
                             chunk = await anext(chunks, None)
                             continue
                 yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+                last = chunk
                 chunk = await anext(chunks, None)
+            if not extra_sent and first is not None:
+                final = {"id": last["id"], "object": last.get("object"),
+                         "created": last.get("created"), "model": self.route.manifest.id,
+                         "choices": [], **self.extra}
+                yield f"data: {json.dumps(final, ensure_ascii=False)}\n\n"
             yield "data: [DONE]\n\n"
         except (MaasError, UpstreamStatusError) as exc:
             status, outcome = 502, "error"
@@ -228,6 +244,9 @@ async def forward(svc: Services, request: Request, endpoint: str, body: OpenAIRe
     """The whole trip for one validated `/v1` request: admit, route, JSON or SSE, settle."""
     manifest = resolve_model(svc, who, body.model, endpoint)  # type: ignore[attr-defined]
     payload = body.model_dump(exclude_unset=True, exclude_none=True)
+    extra: dict[str, Any] = {}
+    if payload.get("knowledge_bases"):
+        payload, extra["citations"] = await ground_request(svc, who, manifest, payload)
     request_id = request.scope.get("state", {}).get("request_id")
     admission = await svc.meter.admit(who, manifest, endpoint, payload, request_id)
     try:
@@ -236,7 +255,7 @@ async def forward(svc: Services, request: Request, endpoint: str, body: OpenAIRe
         await svc.meter.cancel(admission)
         raise
     _cap_completion(payload, admission)
-    forwarder = Forwarder(svc, request, endpoint, route, admission)
+    forwarder = Forwarder(svc, request, endpoint, route, admission, extra)
     path = ENDPOINT_PATHS[endpoint]
     if isinstance(body, SamplingRequest) and body.stream:
         return await forwarder.stream(path, payload, body.include_usage_in_stream())
