@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -21,6 +21,7 @@ from maas.api.errors import install_error_handlers
 from maas.api.manage import audit, auth, credits, keys, members, usage
 from maas.api.metrics import Metrics
 from maas.api.openai import chat, completions, embeddings, models
+from maas.catalog.knowledge import PlatformKnowledgeBase, load_kb_manifests
 from maas.catalog.models import load_model_manifests
 from maas.db.database import Database
 from maas.engines.availability import EngineSelector
@@ -28,7 +29,9 @@ from maas.engines.registry import ModelRegistry
 from maas.engines.router import Router
 from maas.engines.supervisor import Supervisor
 from maas.engines.upstream import UpstreamClient
+from maas.errors import ModelNotFound, ModelNotReady
 from maas.knowledge.embedder import Embedder
+from maas.knowledge.platform import PlatformBuilder
 from maas.knowledge.service import KnowledgeService
 from maas.limits.ratelimit import create_limiter
 from maas.metering.meter import Meter
@@ -64,6 +67,12 @@ def open_registry(settings: Settings, db: Database,
     return registry
 
 
+def knowledge_service(settings: Settings, db: Database,
+                      embedder_for: Callable[[str], Embedder]) -> KnowledgeService:
+    return KnowledgeService(db, settings.data_dir / "knowledge", embedder_for,
+                            int(settings.max_upload_mb * 1_000_000))
+
+
 def build_services(settings: Settings, selector: EngineSelector | None = None) -> Services:
     """Database, model registry and engine plumbing for one gateway process."""
     db = open_database(settings)
@@ -91,8 +100,7 @@ def build_services(settings: Settings, selector: EngineSelector | None = None) -
         meter=Meter(db, create_limiter(settings.redis_url,
                                        lease_ttl=settings.upstream_timeout + 60),
                     enabled=settings.metering),
-        knowledge=KnowledgeService(db, settings.data_dir / "knowledge", embedder_for,
-                                   int(settings.max_upload_mb * 1_000_000)),
+        knowledge=knowledge_service(settings, db, embedder_for),
     )
 
 
@@ -109,17 +117,53 @@ async def _housekeeping(svc: Services) -> None:
         await asyncio.sleep(svc.settings.sweep_interval)
 
 
+async def _embedding_engine_ready(svc: Services, model_id: str) -> bool:
+    """Wait for a local embedding engine to come up; False if it never can."""
+    deadline = asyncio.get_running_loop().time() + svc.settings.worker_start_timeout
+    while True:
+        try:
+            await svc.router.route(model_id)
+            return True
+        except ModelNotFound:
+            return False
+        except ModelNotReady:
+            if (svc.registry.snapshot[model_id].engine is None
+                    or asyncio.get_running_loop().time() > deadline):
+                return False
+            await asyncio.sleep(2)
+
+
+async def _build_platform_knowledge(svc: Services, kbs: list[PlatformKnowledgeBase]) -> None:
+    """Index the platform knowledge bases whose sources changed, in the background."""
+    builder = PlatformBuilder(svc.knowledge)
+    for kb in kbs:
+        model = kb.manifest.embedding_model
+        if not await _embedding_engine_ready(svc, model):
+            log.warning("knowledge base %s not built: its embedding model %s is not "
+                        "available here", kb.id, model)
+            continue
+        result = await builder.build(kb)
+        if result.status == "built":
+            log.info("knowledge base %s: %d documents, %d chunks (%d embedded) in %.1fs",
+                     kb.id, result.documents, result.chunks, result.embedded, result.seconds)
+
+
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     svc = services or build_services(settings)
+    # Loaded here so a broken kb.yaml stops the start, as a broken model manifest does.
+    platform_kbs = (load_kb_manifests(settings.knowledge_bases_dir)
+                    if settings.build_knowledge_bases else [])
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await svc.supervisor.start()
         sweeper = asyncio.create_task(_housekeeping(svc))
+        builder = asyncio.create_task(_build_platform_knowledge(svc, platform_kbs))
         try:
             yield
         finally:
             sweeper.cancel()
+            builder.cancel()
             await svc.supervisor.stop()
             await svc.meter.close()
             await svc.upstream.http.aclose()

@@ -14,6 +14,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from maas.kb_cli import kb_app
 from maas.settings import Settings
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ for _sub, _name in ((models_app, "models"), (plans_app, "plans"), (tenants_app, 
                     (credits_app, "credits"), (vouchers_app, "vouchers"), (usage_app, "usage"),
                     (audit_app, "audit")):
     app.add_typer(_sub, name=_name)
+app.add_typer(kb_app, name="kb")
 
 
 def _logging(settings: Settings) -> None:

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     metering: bool = Field(default=True, description="Limits, quotas, credits and usage.")
     sweep_interval: float = Field(default=60.0, gt=0,
                                   description="Seconds between credit housekeeping runs.")
+    build_knowledge_bases: bool = Field(
+        default=True, description="Index changed platform knowledge bases at start.")
     max_upload_mb: float = Field(default=20, gt=0, description="Largest document upload.")
     auth_cache_ttl: float = Field(default=5.0, ge=0, description="Seconds a key check is reused.")
     log_level: str = "info"

@@ -16,6 +16,9 @@ from maas.settings import Settings
 from tests.support.fake_engine import create_fake_engine, serve_in_thread
 
 ADMIN_KEY = "sk-maas-test-admin-0123456789"
+# Platform knowledge bases are built only where a test asks for it (a build embeds every
+# shipped document).
+os.environ.setdefault("MAAS_BUILD_KNOWLEDGE_BASES", "false")
 
 
 def write_fake_manifests(models_dir: Path, engine_url: str) -> None:

@@ -301,9 +301,11 @@ class KnowledgeBase(SQLModel, table=True):
                                   max_length=64)
     name: str = Field(max_length=200)
     description: str = Field(default="", max_length=2000)
+    name_zh: str | None = Field(default=None, max_length=200)
+    description_zh: str | None = Field(default=None, max_length=2000)
     industry: str | None = Field(default=None, max_length=64)
     embedding_model: str = Field(max_length=128)
-    status: str = Field(default="empty", max_length=16)  # empty | ready | failed
+    status: str = Field(default="empty", max_length=16)  # empty | building | ready | failed
     documents: int = 0
     chunks: int = 0
     version: str | None = Field(default=None, max_length=64)

@@ -12,13 +12,13 @@ A tenant sees platform knowledge bases and its own; anything else answers 404.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import hashlib
-import json
 import os
 import secrets
 import shutil
-from collections.abc import Callable
-from dataclasses import asdict
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +27,9 @@ from sqlmodel import col, func, or_, select
 
 from maas.db.database import Database
 from maas.db.tables import KnowledgeBase, KnowledgeDocument, utcnow
-from maas.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
-from maas.knowledge.chunking import chunk_blocks
+from maas.errors import Conflict, InvalidRequest, NotFound, PermissionDenied, ServiceUnavailable
 from maas.knowledge.embedder import Embedder
-from maas.knowledge.loaders import load
+from maas.knowledge.ingest import ingest, read_chunk_files, write_chunk_files
 from maas.knowledge.store import Hit, Snapshot, StoredChunk, current_version, write_version
 from maas.knowledge.uploads import check_upload
 from maas.tenancy import audit
@@ -42,7 +41,8 @@ MAX_DOCUMENTS = 1000
 
 def kb_view(kb: KnowledgeBase) -> dict[str, Any]:
     return {"id": kb.id, "object": "knowledge_base", "name": kb.name,
-            "description": kb.description, "industry": kb.industry,
+            "description": kb.description, "name_zh": kb.name_zh,
+            "description_zh": kb.description_zh, "industry": kb.industry,
             "visibility": "platform" if kb.tenant_id is None else "tenant",
             "tenant_id": kb.tenant_id, "embedding_model": kb.embedding_model,
             "status": kb.status, "documents": kb.documents, "chunks": kb.chunks,
@@ -88,9 +88,12 @@ class KnowledgeService:
         return kb
 
     def _writable(self, who: Principal, kb: KnowledgeBase) -> None:
-        """Members may add documents to their tenant's bases; the platform's are read-only."""
-        if kb.tenant_id is None and not who.is_platform_admin:
-            raise PermissionDenied("platform knowledge bases are managed by the platform")
+        """Members may change their tenant's bases. The platform's are built from files
+        (an API change would be undone by the next build), so nobody writes them here."""
+        if kb.tenant_id is None:
+            raise PermissionDenied(
+                "platform knowledge bases are built from knowledge_bases/<id>/: change the "
+                "files there and run `maas kb build`")
 
     def get(self, who: Principal, kb_id: str) -> KnowledgeBase:
         with self.db.session() as s:
@@ -121,8 +124,7 @@ class KnowledgeService:
     def delete(self, who: Principal, kb_id: str) -> None:
         with self.db.session() as s:
             kb = self._visible(who, s.get(KnowledgeBase, kb_id), kb_id)
-            if kb.tenant_id is None and not who.is_platform_admin:
-                raise PermissionDenied("platform knowledge bases are managed by the platform")
+            self._writable(who, kb)
             if not who.outranks_or_equals(TENANT_ADMIN):
                 raise PermissionDenied("deleting a knowledge base needs the tenant_admin role")
             for doc in s.exec(select(KnowledgeDocument).where(
@@ -149,8 +151,19 @@ class KnowledgeService:
 
     # --- ingestion -----------------------------------------------------------------
 
-    def _lock(self, kb_id: str) -> asyncio.Lock:
-        return self._locks.setdefault(kb_id, asyncio.Lock())
+    @contextlib.asynccontextmanager
+    async def kb_lock(self, kb_id: str) -> AsyncIterator[None]:
+        """One writer per knowledge base: across tasks (asyncio) and across gateway
+        processes sharing the data dir (an advisory file lock)."""
+        async with self._locks.setdefault(kb_id, asyncio.Lock()):
+            path = self.root / ".locks" / f"{kb_id}.lock"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # closing the descriptor releases the lock
 
     def _docs_dir(self, kb_id: str) -> Path:
         return self.root / kb_id / "docs"
@@ -161,15 +174,10 @@ class KnowledgeService:
         kb = self.get(who, kb_id)
         self._writable(who, kb)
         upload = check_upload(filename, data, self.max_upload_bytes)
-        blocks = await asyncio.to_thread(load, upload)
-        chunks = chunk_blocks(blocks)
-        if not chunks:
-            raise InvalidRequest(f"{upload.name} has no text to index", param="file")
-        vectors, _ = await self.embedder_for(kb.embedding_model).embed(
-            [c.text if not c.section else f"{c.section}\n{c.text}" for c in chunks],
-            "passage")
+        doc_id = "doc_" + secrets.token_hex(8)
+        ingested = await ingest(upload, doc_id, self.embedder_for(kb.embedding_model))
         digest = hashlib.sha256(data).hexdigest()
-        async with self._lock(kb_id):
+        async with self.kb_lock(kb_id):
             with self.db.session() as s:
                 existing = s.exec(select(KnowledgeDocument).where(
                     KnowledgeDocument.kb_id == kb_id,
@@ -177,24 +185,21 @@ class KnowledgeService:
                 count = _document_count(s, kb_id)
             if existing is None and count >= MAX_DOCUMENTS:
                 raise Conflict(f"a knowledge base holds at most {MAX_DOCUMENTS} documents")
-            doc_id = "doc_" + secrets.token_hex(8)
-            stored = [StoredChunk(f"{doc_id}:{c.index}", doc_id, upload.name, c.index, c.text,
-                                  c.kind, c.page, c.section, c.start, c.end) for c in chunks]
-            written = await asyncio.to_thread(self._write_doc_files, kb_id, doc_id, stored,
-                                              vectors)
+            written = await asyncio.to_thread(write_chunk_files, self._docs_dir(kb_id), doc_id,
+                                              ingested.chunks, ingested.vectors)
             replaced = [existing.id] if existing else []
             rebuilt = False
             try:
                 version, total = await asyncio.to_thread(self._rebuild, kb, replaced)
                 rebuilt = True
-                pages = max((c.page or 0 for c in chunks), default=0) or None
                 with self.db.session() as s:
                     if existing is not None:
                         s.delete(s.get(KnowledgeDocument, existing.id))
                         s.flush()
                     doc = KnowledgeDocument(id=doc_id, kb_id=kb_id, tenant_id=kb.tenant_id,
                                             name=upload.name, kind=upload.kind, size=len(data),
-                                            sha256=digest, chunks=len(chunks), pages=pages)
+                                            sha256=digest, chunks=len(ingested.chunks),
+                                            pages=ingested.pages)
                     s.add(doc)
                     self._update_counts(s, kb_id, version, total)
                     audit.record(s, who, "kb.document.add", "knowledge_document", doc_id,
@@ -216,7 +221,7 @@ class KnowledgeService:
         if not who.outranks_or_equals(TENANT_ADMIN) and not who.is_platform_admin:
             raise PermissionDenied("deleting documents needs the tenant_admin role")
         self.document(who, kb_id, doc_id)
-        async with self._lock(kb_id):
+        async with self.kb_lock(kb_id):
             version, total = await asyncio.to_thread(self._rebuild, kb, [doc_id])
             with self.db.session() as s:
                 doc = s.get(KnowledgeDocument, doc_id)
@@ -235,21 +240,6 @@ class KnowledgeService:
         kb.status = "ready" if total else "empty"
         s.add(kb)
 
-    def _write_doc_files(self, kb_id: str, doc_id: str, chunks: list[StoredChunk],
-                         vectors: np.ndarray) -> list[Path]:
-        directory = self._docs_dir(kb_id)
-        directory.mkdir(parents=True, exist_ok=True)
-        chunk_file, vector_file = directory / f"{doc_id}.jsonl", directory / f"{doc_id}.npy"
-        tmp = directory / f".{doc_id}.jsonl.tmp"
-        with tmp.open("w", encoding="utf-8") as out:
-            for chunk in chunks:
-                out.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
-        os.replace(tmp, chunk_file)
-        with (directory / f".{doc_id}.npy.tmp").open("wb") as out:
-            np.save(out, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
-        os.replace(directory / f".{doc_id}.npy.tmp", vector_file)
-        return [chunk_file, vector_file]
-
     def _remove_doc_files(self, kb_id: str, doc_id: str) -> None:
         for suffix in (".jsonl", ".npy"):
             (self._docs_dir(kb_id) / f"{doc_id}{suffix}").unlink(missing_ok=True)
@@ -260,12 +250,11 @@ class KnowledgeService:
         chunks: list[StoredChunk] = []
         vectors: list[np.ndarray] = []
         for chunk_file in sorted(directory.glob("*.jsonl")):
-            doc_id = chunk_file.stem
-            if doc_id in without:
+            if chunk_file.stem in without:
                 continue
-            with chunk_file.open(encoding="utf-8") as lines:
-                chunks.extend(StoredChunk(**json.loads(line)) for line in lines)
-            vectors.append(np.load(directory / f"{doc_id}.npy", allow_pickle=False))
+            doc_chunks, doc_vectors = read_chunk_files(directory, chunk_file.stem)
+            chunks.extend(doc_chunks)
+            vectors.append(doc_vectors)
         matrix = np.vstack(vectors) if vectors else np.zeros((0, 1), dtype=np.float32)
         version = write_version(self.root / kb.id, chunks, matrix,
                                 {"embedding_model": kb.embedding_model,
@@ -274,6 +263,10 @@ class KnowledgeService:
         return version, len(chunks)
 
     # --- retrieval -----------------------------------------------------------------
+
+    def forget(self, kb_id: str) -> None:
+        """Drop the cached snapshot (a new version went live)."""
+        self._snapshots.pop(kb_id, None)
 
     def snapshot(self, kb_id: str) -> Snapshot | None:
         cached = self._snapshots.get(kb_id)
@@ -295,6 +288,9 @@ class KnowledgeService:
         for kb_id in kb_ids:
             kb = self.get(who, kb_id)
             snap = await asyncio.to_thread(self.snapshot, kb_id)
+            if snap is None and kb.status == "building":
+                raise ServiceUnavailable(f"knowledge base {kb_id!r} is still being built; "
+                                         "try again in a minute")
             if snap is None or not snap.chunks:
                 continue
             if kb.embedding_model not in query_vectors:

@@ -1,0 +1,73 @@
+"""One document from checked bytes to stored chunks and their vectors.
+
+Shared by tenant uploads and platform builds so both index a document the same way:
+parse and chunk in a thread (CPU-bound), then embed every chunk with its section heading
+in front (a chunk of a table or a list means more with the heading that names it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from maas.errors import InvalidRequest
+from maas.knowledge.chunking import chunk_blocks
+from maas.knowledge.embedder import Embedder
+from maas.knowledge.loaders import load
+from maas.knowledge.store import StoredChunk
+from maas.knowledge.uploads import Upload
+
+
+@dataclass
+class IngestedDocument:
+    chunks: list[StoredChunk]
+    vectors: np.ndarray
+    tokens: int  # embedding tokens the engine counted
+
+    @property
+    def pages(self) -> int | None:
+        return max((c.page or 0 for c in self.chunks), default=0) or None
+
+
+def embedding_text(chunk: StoredChunk) -> str:
+    return chunk.text if not chunk.section else f"{chunk.section}\n{chunk.text}"
+
+
+async def ingest(upload: Upload, doc_id: str, embedder: Embedder, size: int = 500,
+                 overlap: int = 80, progress: bool = False) -> IngestedDocument:
+    blocks = await asyncio.to_thread(load, upload)
+    chunks = [StoredChunk(f"{doc_id}:{c.index}", doc_id, upload.name, c.index, c.text, c.kind,
+                          c.page, c.section, c.start, c.end)
+              for c in chunk_blocks(blocks, size, overlap)]
+    if not chunks:
+        raise InvalidRequest(f"{upload.name} has no text to index", param="file")
+    vectors, tokens = await embedder.embed([embedding_text(c) for c in chunks], "passage",
+                                           progress=progress)
+    return IngestedDocument(chunks, vectors, tokens)
+
+
+def write_chunk_files(directory: Path, stem: str, chunks: list[StoredChunk],
+                      vectors: np.ndarray) -> list[Path]:
+    """`<stem>.jsonl` and `<stem>.npy`, each written whole then renamed into place."""
+    directory.mkdir(parents=True, exist_ok=True)
+    chunk_file, vector_file = directory / f"{stem}.jsonl", directory / f"{stem}.npy"
+    tmp = directory / f".{stem}.jsonl.tmp"
+    with tmp.open("w", encoding="utf-8") as out:
+        for chunk in chunks:
+            out.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
+    os.replace(tmp, chunk_file)
+    with (directory / f".{stem}.npy.tmp").open("wb") as out:
+        np.save(out, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
+    os.replace(directory / f".{stem}.npy.tmp", vector_file)
+    return [chunk_file, vector_file]
+
+
+def read_chunk_files(directory: Path, stem: str) -> tuple[list[StoredChunk], np.ndarray]:
+    with (directory / f"{stem}.jsonl").open(encoding="utf-8") as lines:
+        chunks = [StoredChunk(**json.loads(line)) for line in lines]
+    return chunks, np.load(directory / f"{stem}.npy", allow_pickle=False)
