@@ -53,10 +53,16 @@ def _local_embedder_for(settings: Settings):  # noqa: ANN202 - imports kept loca
 def _context(settings: Settings):  # noqa: ANN202
     from maas.app import knowledge_service, open_database
     from maas.catalog.knowledge import load_kb_manifests
+    from maas.catalog.models import ManifestError
 
+    try:
+        kbs = load_kb_manifests(settings.knowledge_bases_dir)
+    except ManifestError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     service = knowledge_service(settings, open_database(settings),
                                 _local_embedder_for(settings))
-    return service, {kb.id: kb for kb in load_kb_manifests(settings.knowledge_bases_dir)}
+    return service, {kb.id: kb for kb in kbs}
 
 
 def _pick(kbs: dict[str, Any], ids: list[str] | None) -> list[Any]:

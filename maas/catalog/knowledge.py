@@ -18,8 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from maas.catalog.models import ManifestError
 
 KB_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,63}$"
-#: Bump when loading, cleaning or chunking changes so every index is rebuilt once.
-INDEX_FORMAT = "1"
+#: Bump when loading, cleaning or chunking changes: documents are chunked and embedded
+#: again. `INDEX_FORMAT`: when the index files change: indexes are rebuilt (from cache).
+CHUNK_FORMAT = "1"
+INDEX_FORMAT = "2"
 DOCUMENT_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".csv",
                      ".xlsx"}
 
@@ -82,20 +84,21 @@ class PlatformKnowledgeBase:
     def documents(self) -> list[Path]:
         """Every document under the sources, sorted by path (hidden files skipped)."""
         found: set[Path] = set()
+        folder = self.folder.resolve()
         for source in self.manifest.sources:
-            root = (self.folder / source).resolve()
-            if not root.is_relative_to(self.folder.resolve()):
+            root = (folder / source).resolve()
+            if not root.is_relative_to(folder):
                 raise ManifestError(f"{self.folder}: source {source!r} leaves the folder")
             paths = [root] if root.is_file() else root.rglob("*") if root.is_dir() else []
             found.update(p for p in paths if p.is_file() and p.suffix.lower() in
                          DOCUMENT_SUFFIXES and not any(part.startswith(".") for part in
-                                                       p.relative_to(self.folder).parts))
+                                                       p.relative_to(folder).parts))
         return sorted(found)
 
     def name_of(self, path: Path) -> str:
         """A document's name: its path relative to the first source folder holding it."""
         for source in self.manifest.sources:
-            root = (self.folder / source).resolve()
+            root = (self.folder.resolve() / source).resolve()
             if root.is_dir() and path.is_relative_to(root):
                 return path.relative_to(root).as_posix()
         return path.name
@@ -103,7 +106,7 @@ class PlatformKnowledgeBase:
     def content_hash(self) -> str:
         """Hash of the index settings and every source file's name and bytes."""
         digest = hashlib.sha256()
-        digest.update(f"format={INDEX_FORMAT};model={self.manifest.embedding_model};"
+        digest.update(f"format={CHUNK_FORMAT}.{INDEX_FORMAT};model={self.manifest.embedding_model};"
                       f"splitter={self.manifest.splitter.model_dump_json()}".encode())
         for path in self.documents():
             digest.update(b"\0" + self.name_of(path).encode() + b"\0")

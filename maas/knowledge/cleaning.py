@@ -79,3 +79,10 @@ def strip_page_furniture(pages: list[str]) -> list[str]:
 
 def clean(text: str) -> str:
     return join_broken_lines(normalise_spaces(text))
+
+
+def text_language(text: str) -> str:
+    """'zh' when the text's letters are mostly Chinese, 'en' otherwise."""
+    letters = [ch for ch in text if ch.isalpha()]
+    cjk = sum(1 for ch in letters if CJK_CHAR.match(ch))
+    return "zh" if letters and cjk * 3 >= len(letters) else "en"

@@ -65,13 +65,6 @@ def query_of(messages: list[dict[str, Any]]) -> str:
     return ""
 
 
-def language_of(text: str) -> str:
-    """'zh' when the text is mostly Chinese, 'en' otherwise (for the instructions)."""
-    letters = [ch for ch in text if ch.isalpha()]
-    cjk = sum(1 for ch in letters if CJK_CHAR.match(ch))
-    return "zh" if letters and cjk * 3 >= len(letters) else "en"
-
-
 def estimate_tokens(text: str) -> int:
     """A tokenizer-free upper-side estimate: a CJK character is about one token or more,
     Western text about four characters per token."""

@@ -17,6 +17,14 @@ import numpy as np
 
 TOKEN = re.compile(r"\w", re.UNICODE)
 K1, B = 1.5, 0.75
+#: Question words that carry no topic; skipped in queries (documents keep them).
+STOPWORDS = frozenset("""
+a an and are as at be by can do does for from how i if in is it its of on or our should
+that the their there these this to was we what when where which who why will with you
+your must may any some into about after before during than then them they has have had
+的 了 是 在 和 与 或 及 吗 呢 吧 啊 怎么 怎样 如何 什么 哪些 哪个 多少 为什么 是否 应该 需要 可以
+要 会 能 我们 我 你 他 这 那 这个 那个 一个 有 没有 时 时候 中 里 上 下 对 把 被 让 给 到 用
+""".split())  # noqa: SIM905 - a word list reads better as text
 
 
 def tokenize(text: str) -> list[str]:
@@ -54,18 +62,40 @@ class BM25Index:
         return cls(vocab, offsets, np.asarray(docs_list, dtype=np.int32),
                    np.asarray(freq_list, dtype=np.float32), lengths)
 
+    def query_terms(self, query: str) -> set[str]:
+        return {t for t in tokenize(query) if t not in STOPWORDS}
+
+    def _idf(self, postings: int) -> float:
+        n = len(self.lengths)
+        return float(np.log(1 + (n - postings + 0.5) / (postings + 0.5)))
+
+    def _postings(self, i: int) -> np.ndarray:
+        return self.docs[self.offsets[i]:self.offsets[i + 1]]
+
+    def coverage(self, query: str, doc: int) -> float:
+        """How much of the query (IDF-weighted) `doc` contains, 0..1. A term the corpus
+        never uses counts as the rarest: a query in another language than the documents
+        covers little, which tells the fusion to trust the vector side instead."""
+        total = matched = 0.0
+        for term in self.query_terms(query):
+            i = self.vocab.get(term)
+            idf = self._idf(0 if i is None else len(self._postings(i)))
+            total += idf
+            if i is not None and doc in set(self._postings(i).tolist()):
+                matched += idf
+        return matched / total if total else 0.0
+
     def search(self, query: str, k: int, allowed: np.ndarray | None = None
                ) -> list[tuple[int, float]]:
         """Top `k` (doc, score); `allowed` is an optional boolean mask over docs."""
-        n = len(self.lengths)
         scores: dict[int, float] = {}
-        for term in set(tokenize(query)):
+        for term in self.query_terms(query):
             i = self.vocab.get(term)
             if i is None:
                 continue
-            docs = self.docs[self.offsets[i]:self.offsets[i + 1]]
+            docs = self._postings(i)
             freqs = self.freqs[self.offsets[i]:self.offsets[i + 1]]
-            idf = np.log(1 + (n - len(docs) + 0.5) / (len(docs) + 0.5))
+            idf = self._idf(len(docs))
             norm = K1 * (1 - B + B * self.lengths[docs] / self.avg)
             term_scores = idf * freqs * (K1 + 1) / (freqs + norm)
             for doc, score in zip(docs.tolist(), term_scores.tolist(), strict=True):

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from sqlmodel import select
 
-from maas.catalog.knowledge import INDEX_FORMAT, PlatformKnowledgeBase
+from maas.catalog.knowledge import CHUNK_FORMAT, PlatformKnowledgeBase
 from maas.db.tables import KnowledgeBase, KnowledgeDocument, utcnow
 from maas.knowledge.ingest import ingest, read_chunk_files, write_chunk_files
 from maas.knowledge.service import KnowledgeService
@@ -124,7 +124,7 @@ class PlatformBuilder:
             digest = hashlib.sha256(data).hexdigest()
             doc_id = platform_doc_id(kb.id, name)
             key = hashlib.sha256(
-                f"{INDEX_FORMAT}|{m.embedding_model}|{m.splitter.model_dump_json()}|{name}|"
+                f"{CHUNK_FORMAT}|{m.embedding_model}|{m.splitter.model_dump_json()}|{name}|"
                 f"{digest}".encode()).hexdigest()[:32]
             used.add(key)
             if (cache / f"{key}.npy").exists():

@@ -61,7 +61,8 @@ def hit_view(hit: Hit) -> dict[str, Any]:
     return {"document_id": chunk.doc_id, "document": chunk.doc_name, "page": chunk.page,
             "section": chunk.section, "kind": chunk.kind, "chunk": chunk.index,
             "start": chunk.start, "end": chunk.end, "text": chunk.text, "score": hit.score,
-            "lexical_rank": hit.lexical_rank, "vector_rank": hit.vector_rank}
+            "lexical_rank": hit.lexical_rank, "vector_rank": hit.vector_rank,
+            "neutral_rank": hit.neutral_rank}
 
 
 def _document_count(session: Any, kb_id: str) -> int:

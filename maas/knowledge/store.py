@@ -2,8 +2,18 @@
 
 Layout under the knowledge base's directory:
 
-    versions/<version>/chunks.jsonl  vectors.faiss  bm25.npz  bm25_vocab.json  meta.json
+    versions/<version>/chunks.jsonl  vectors.faiss  neutral.faiss  languages.npz
+                       bm25.npz  bm25_vocab.json  meta.json
     CURRENT                          the name of the live version
+
+Retrieval fuses three lists. BM25 and the vectors, by reciprocal rank, with BM25 weighted
+by how much of the query its best hit covers, make the classic hybrid, which is strong
+when question and passage share a language. Multilingual embeddings also carry the
+language itself, so an English question ranks English passages above the Chinese one
+that answers it; the third list searches "language-neutral" vectors (each passage minus
+the mean of its language's passages, the query minus the mean of its language) that
+find passages across languages. A passage scores the better of its hybrid score and its
+neutral rank on the same scale, so each list contributes its top results.
 
 A new version is written in full into a temporary directory, renamed into `versions/`,
 and only then does `CURRENT` switch to it (write-then-`os.replace`, atomic on POSIX).
@@ -26,9 +36,11 @@ from typing import Any
 
 import numpy as np
 
+from maas.knowledge.cleaning import text_language
 from maas.knowledge.lexical import BM25Index
 
 RRF_K = 60
+LANGUAGES = ("en", "zh")
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,7 @@ class Hit:
     score: float  # reciprocal-rank fusion of the lexical and vector ranks
     lexical_rank: int | None
     vector_rank: int | None
+    neutral_rank: int | None = None
 
 
 def _fsync_dir(path: Path) -> None:
@@ -83,6 +96,7 @@ def write_version(kb_dir: Path, chunks: Sequence[StoredChunk], vectors: np.ndarr
         if len(matrix):
             index.add(matrix)
         faiss.write_index(index, str(staging / "vectors.faiss"))
+        _write_neutral(staging, chunks, matrix, index.d)
         BM25Index.build([c.text for c in chunks]).save(staging)
         (staging / "meta.json").write_text(json.dumps(
             {**meta, "version": version, "chunks": len(chunks)}, ensure_ascii=False),
@@ -107,6 +121,30 @@ def write_version(kb_dir: Path, chunks: Sequence[StoredChunk], vectors: np.ndarr
     return version
 
 
+def _write_neutral(staging: Path, chunks: Sequence[StoredChunk], matrix: np.ndarray,
+                   dims: int) -> None:
+    """Per-language centroids and the language-neutral vectors (see the module doc)."""
+    import faiss
+
+    langs = np.array([LANGUAGES.index(text_language(c.text)) for c in chunks], dtype=np.int8)
+    centroids = np.zeros((len(LANGUAGES) + 1, dims), dtype=np.float32)  # last: all
+    if len(matrix):
+        centroids[-1] = matrix.mean(axis=0)
+        for i in range(len(LANGUAGES)):
+            centroids[i] = matrix[langs == i].mean(axis=0) if (langs == i).any() else \
+                centroids[-1]
+    neutral = faiss.IndexFlatIP(dims)
+    if len(matrix):
+        neutral.add(_unit(matrix - centroids[langs]))
+    faiss.write_index(neutral, str(staging / "neutral.faiss"))
+    np.savez(staging / "languages.npz", langs=langs, centroids=centroids)
+
+
+def _unit(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    return np.ascontiguousarray(matrix / np.where(norms == 0, 1, norms), dtype=np.float32)
+
+
 def current_version(kb_dir: Path) -> str | None:
     try:
         return (kb_dir / "CURRENT").read_text(encoding="utf-8").strip() or None
@@ -125,6 +163,11 @@ class Snapshot:
         with (directory / "chunks.jsonl").open(encoding="utf-8") as lines:
             self.chunks = [StoredChunk(**json.loads(line)) for line in lines]
         self.vectors = faiss.read_index(str(directory / "vectors.faiss"))
+        self.neutral = None
+        if (directory / "neutral.faiss").exists():
+            self.neutral = faiss.read_index(str(directory / "neutral.faiss"))
+            self.centroids = np.load(directory / "languages.npz",
+                                     allow_pickle=False)["centroids"]
         self.bm25 = BM25Index.load(directory)
 
     @classmethod
@@ -150,27 +193,44 @@ class Snapshot:
             return True
         return np.fromiter((keep(c) for c in self.chunks), dtype=bool, count=len(self.chunks))
 
+    def _vector_ranks(self, index: Any, query_vector: np.ndarray, candidates: int,
+                      mask: np.ndarray | None) -> dict[int, int]:
+        wanted = candidates if mask is None else min(len(self.chunks), candidates * 20)
+        _, ids = index.search(np.asarray(query_vector, dtype=np.float32).reshape(1, -1), wanted)
+        kept = [int(i) for i in ids[0] if i >= 0 and (mask is None or mask[i])][:candidates]
+        return {doc: rank for rank, doc in enumerate(kept, start=1)}
+
     def search(self, query: str, query_vector: np.ndarray | None, top_k: int = 5,
                filters: dict[str, Any] | None = None, candidates: int = 50) -> list[Hit]:
-        """Hybrid search: BM25 and vector ranks fused by reciprocal rank."""
+        """Hybrid search: BM25 and vectors by weighted reciprocal rank, interleaved with
+        the language-neutral vector ranking (see the module doc)."""
         if not self.chunks:
             return []
         mask = self._mask(filters)
         lexical = self.bm25.search(query, candidates, mask)
-        vector: list[tuple[int, float]] = []
-        if query_vector is not None:
-            wanted = candidates if mask is None else min(len(self.chunks),
-                                                         candidates * 20)
-            scores, ids = self.vectors.search(
-                np.asarray(query_vector, dtype=np.float32).reshape(1, -1), wanted)
-            vector = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True)
-                      if i >= 0 and (mask is None or mask[i])][:candidates]
-        fused: dict[int, float] = {}
         lex_rank = {doc: rank for rank, (doc, _) in enumerate(lexical, start=1)}
-        vec_rank = {doc: rank for rank, (doc, _) in enumerate(vector, start=1)}
-        for ranks in (lex_rank, vec_rank):
+        vec_rank: dict[int, int] = {}
+        neutral_rank: dict[int, int] = {}
+        if query_vector is not None:
+            vec_rank = self._vector_ranks(self.vectors, query_vector, candidates, mask)
+            if self.neutral is not None:
+                language = LANGUAGES.index(text_language(query))
+                neutral_query = _unit(np.asarray(query_vector, dtype=np.float32)
+                                      - self.centroids[language])
+                neutral_rank = self._vector_ranks(self.neutral, neutral_query, candidates,
+                                                  mask)
+        # Weighted RRF: the lexical list counts as much as its best hit covers the query.
+        lex_weight = (1.0 if query_vector is None or not lexical else
+                      self.bm25.coverage(query, lexical[0][0]))
+        fused: dict[int, float] = {}
+        for ranks, weight in ((lex_rank, lex_weight), (vec_rank, 1.0)):
             for doc, rank in ranks.items():
-                fused[doc] = fused.get(doc, 0.0) + 1.0 / (RRF_K + rank)
-        best = sorted(fused.items(), key=lambda item: -item[1])[:top_k]
-        return [Hit(self.chunks[doc], round(score, 6), lex_rank.get(doc), vec_rank.get(doc))
-                for doc, score in best]
+                fused[doc] = fused.get(doc, 0.0) + weight / (RRF_K + rank)
+        # The neutral list on the hybrid's scale (a hybrid hit ranked r in both of its
+        # lists scores about (1 + weight) / (k + r)): the better of the two counts.
+        scores = dict(fused)
+        for doc, rank in neutral_rank.items():
+            scores[doc] = max(scores.get(doc, 0.0), (1.0 + lex_weight) / (RRF_K + rank))
+        best = sorted(scores, key=lambda doc: (-scores[doc], neutral_rank.get(doc, 10**9)))
+        return [Hit(self.chunks[doc], round(scores[doc], 6), lex_rank.get(doc),
+                    vec_rank.get(doc), neutral_rank.get(doc)) for doc in best[:top_k]]

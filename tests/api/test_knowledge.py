@@ -129,15 +129,17 @@ def test_chat_with_knowledge_bases_returns_citations(
         model="fake-chat", messages=[{"role": "system", "content": "你是设备工程师。"},
                                      {"role": "user", "content": "报警 2001 怎么处理？"}],
         extra_body={"knowledge_bases": [kb["id"]], "knowledge_top_k": 2})
-    citations = reply.model_extra["citations"]
-    assert citations[0]["index"] == 1 and citations[0]["document"] == "主轴手册.pdf"
-    assert citations[0]["page"] == 2 and "2001" in citations[0]["snippet"]
-    assert citations[0]["knowledge_base"] == kb["id"] and citations[0]["score"] > 0
+    citations = reply.model_extra["citations"]  # the fake engine's vectors are noise:
+    assert [c["index"] for c in citations] == [1, 2]  # which one ranks first is chance
+    alarm = next(c for c in citations if "2001" in c["snippet"])
+    assert alarm["document"] == "主轴手册.pdf" and alarm["page"] == 2
+    assert alarm["knowledge_base"] == kb["id"] and alarm["score"] > 0
     sent = engine.state.requests[-1]  # type: ignore[attr-defined]
     assert "knowledge_bases" not in sent and "knowledge_top_k" not in sent
     assert [m["role"] for m in sent["messages"]] == ["system", "user"]
     system = sent["messages"][0]["content"]
-    assert system.startswith("你是设备工程师。") and "[1] (主轴手册.pdf, p. 2)" in system
+    assert system.startswith("你是设备工程师。")
+    assert f"[{alarm['index']}] (主轴手册.pdf, p. 2)" in system
     assert "请仅依据下面编号的资料" in system  # instructions in the question's language
 
     stream = client.chat.completions.create(
@@ -147,7 +149,7 @@ def test_chat_with_knowledge_bases_returns_citations(
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     final = chunks[-1]
     assert final.choices == [] and final.usage is None
-    assert final.model_extra["citations"][0]["page"] == 2
+    assert {c["page"] for c in final.model_extra["citations"]} == {1, 2}
     assert all("citations" not in (c.model_extra or {}) for c in chunks[:-1])
 
     # Another tenant's knowledge base answers like a missing one; bad values are 400s.

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from maas.catalog.models import ModelManifest
-from maas.knowledge.grounding import ground, language_of, query_of, select_sources
+from maas.knowledge.cleaning import text_language
+from maas.knowledge.grounding import ground, query_of, select_sources
 from maas.metering.meter import wanted_completion
 from maas.services import Services
 from maas.tenancy.principal import Principal
@@ -37,5 +38,5 @@ async def ground_request(svc: Services, who: Principal, manifest: ModelManifest,
     hits = (await svc.knowledge.search(who, kb_ids, query, top_k) if query else [])
     sources = select_sources(hits, source_budget(manifest, payload))
     payload = {**payload, "messages": ground(payload["messages"], sources,
-                                             language_of(query))}
+                                             text_language(query))}
     return payload, [source.citation() for source in sources]
