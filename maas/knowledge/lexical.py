@@ -81,8 +81,11 @@ class BM25Index:
             i = self.vocab.get(term)
             idf = self._idf(0 if i is None else len(self._postings(i)))
             total += idf
-            if i is not None and doc in set(self._postings(i).tolist()):
-                matched += idf
+            if i is not None:
+                postings = self._postings(i)  # sorted doc ids
+                at = int(np.searchsorted(postings, doc))
+                if at < len(postings) and postings[at] == doc:
+                    matched += idf
         return matched / total if total else 0.0
 
     def search(self, query: str, k: int, allowed: np.ndarray | None = None
