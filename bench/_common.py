@@ -9,7 +9,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
@@ -29,9 +29,10 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[index]
 
 
-def spread(values: Sequence[float]) -> str:
+def spread(values: Sequence[float],
+           fmt: Callable[[float], str] = "{:.1f}".format) -> str:
     """median [min..max] of per-round figures."""
-    return f"{statistics.median(values):.1f} [{min(values):.1f}..{max(values):.1f}]"
+    return f"{fmt(statistics.median(values))} [{fmt(min(values))}..{fmt(max(values))}]"
 
 
 def start(argv: list[str], env: dict[str, str] | None = None,

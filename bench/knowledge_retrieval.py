@@ -52,14 +52,12 @@ from typing import Any
 
 import numpy as np
 
-from maas.knowledge.chunking import chunk_blocks
-from maas.knowledge.ingest import embedding_text
+from maas.knowledge.ingest import embedding_text, stored_chunks
 from maas.knowledge.lexical import BM25Index, tokenize
-from maas.knowledge.loaders import load
 from maas.knowledge.store import Snapshot, StoredChunk, write_version
 from maas.knowledge.uploads import check_upload
 
-from _common import percentile
+from _common import percentile, spread
 
 DIMS = 384  # multilingual-e5-small
 EMBED_MODEL = "multilingual-e5-small"
@@ -237,10 +235,8 @@ def chunk_corpus(seed: int, target: int) -> tuple[list[StoredChunk], int, float]
         name, data = make_document(seed, number)
         doc_id = f"d{number:05d}"
         started = time.perf_counter()
-        blocks = load(check_upload(name, data))
-        chunks.extend(StoredChunk(f"{doc_id}:{c.index}", doc_id, name, c.index, c.text, c.kind,
-                                  c.page, c.section, c.start, c.end)
-                      for c in chunk_blocks(blocks, CHUNK_SIZE, CHUNK_OVERLAP))
+        chunks.extend(stored_chunks(check_upload(name, data), doc_id, CHUNK_SIZE,
+                                    CHUNK_OVERLAP))
         elapsed += time.perf_counter() - started
         number += 1
     return chunks[:target], number, elapsed
@@ -320,10 +316,6 @@ def num(value: float) -> str:
     if value >= 100:
         return f"{value:.0f}"
     return f"{value:.2f}" if value < 10 else f"{value:.1f}"
-
-
-def spread3(values: Sequence[float]) -> str:
-    return f"{num(statistics.median(values))} [{num(min(values))}..{num(max(values))}]"
 
 
 def summary(values: Sequence[float]) -> str:
@@ -437,7 +429,7 @@ def bench_size(size: int, args: argparse.Namespace, work: Path,
     snap = snapshot
     methods: dict[str, Callable[[Any, np.ndarray], object]] = {
         "hybrid": lambda q, v: snap.search(q, v, top_k=5),
-        "BM25": lambda q, v: snap.bm25.search(q, 50),
+        "BM25": lambda q, v: snap.bm25.search(snap.bm25.query_terms(q), 50),
         "FAISS": lambda q, v: snap.vectors.search(v.reshape(1, -1), 50),
         "FAISS1": lambda q, v: snap.vectors.search(v.reshape(1, -1), 50),
     }
@@ -455,15 +447,15 @@ def bench_size(size: int, args: argparse.Namespace, work: Path,
             stats[name]["p99"].append(percentile(lat, 99))
             stats[name]["mean"].append(statistics.fmean(lat))
     hits = [len(snap.search(q, v, top_k=5)) for q, v in zip(queries, qvecs, strict=True)]
-    print(f"  query      snapshot open {spread3(loads)} ms; {args.rounds} round(s) x "
+    print(f"  query      snapshot open {spread(loads, num)} ms; {args.rounds} round(s) x "
           f"{args.queries} queries, {sum(h == 5 for h in hits)}/{len(hits)} with 5 hits "
           f"(ms, median [min..max] over rounds)")
     labels = {"hybrid": "hybrid top 5", "BM25": "BM25 only, 50", "FAISS": "FAISS only, 50",
               "FAISS1": "FAISS, 1 thread"}
     for name in methods:
         row = stats[name]
-        print(f"             {labels[name]:<15} p50 {spread3(row['p50']):<20} "
-              f"p99 {spread3(row['p99']):<20} mean {spread3(row['mean'])}")
+        print(f"             {labels[name]:<15} p50 {spread(row['p50'], num):<20} "
+              f"p99 {spread(row['p99'], num):<20} mean {spread(row['mean'], num)}")
     hybrid50 = statistics.median(stats["hybrid"]["p50"])
     parts50 = (statistics.median(stats["BM25"]["p50"])
                + statistics.median(stats["FAISS"]["p50"]))

@@ -142,10 +142,7 @@ async def _build_platform_knowledge(svc: Services, kbs: list[PlatformKnowledgeBa
             log.warning("knowledge base %s not built: its embedding model %s is not "
                         "available here", kb.id, model)
             continue
-        result = await builder.build(kb)
-        if result.status == "built":
-            log.info("knowledge base %s: %d documents, %d chunks (%d embedded) in %.1fs",
-                     kb.id, result.documents, result.chunks, result.embedded, result.seconds)
+        await builder.build(kb)  # logs what it built, or why it failed
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:

@@ -23,7 +23,7 @@ def _local_embedder_for(settings: Settings):  # noqa: ANN202 - imports kept loca
     """`embedder_for` that runs each embedding model in this process, loaded once."""
     from maas.catalog.models import load_model_manifest
     from maas.knowledge.embedder import Embedder
-    from maas.worker.embeddings import encode_vector
+    from maas.worker.embeddings import embeddings_response
     from maas.worker.server import create_backend
 
     backends: dict[str, Any] = {}
@@ -41,9 +41,8 @@ def _local_embedder_for(settings: Settings):  # noqa: ANN202 - imports kept loca
                 backends[model_id] = backend
             vectors, tokens = await asyncio.to_thread(backend.embed, body["input"],
                                                       body.get("input_type"))
-            return {"data": [{"index": i, "embedding": encode_vector(v, "base64")}
-                             for i, v in enumerate(vectors)],
-                    "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+            return embeddings_response(vectors, tokens, model_id,
+                                       body.get("encoding_format", "float"))
 
         return Embedder(model_id, post)
 
@@ -157,13 +156,15 @@ def kb_eval(kb_ids: Annotated[list[str] | None, typer.Argument(
         return
     typer.echo(f"{'KNOWLEDGE BASE':30} {'GROUP':14} {'N':>4} {'HIT@1':>6} "
                f"{'HIT@' + str(k):>6} {'MRR':>6}")
+
+    def row(kb_id: str, group: str, sc: Scores) -> None:
+        typer.echo(f"{kb_id:30} {group:14} {sc.questions:>4} {sc.hit1:6.3f} {sc.hitk:6.3f} "
+                   f"{sc.mrr:6.3f}")
+
     for rep in reports:
         for name, sc in [("all", rep.overall), *rep.groups.items()]:
-            typer.echo(f"{rep.kb_id:30} {name:14} {sc.questions:>4} {sc.hit1:6.3f} "
-                       f"{sc.hitk:6.3f} {sc.mrr:6.3f}")
+            row(rep.kb_id, name, sc)
         for miss in rep.misses:
             typer.echo(f"  miss {miss['id']}: {miss['question']} ({miss['doc']})")
     if len(reports) > 1:
-        sc = Scores.of([rank for rep in reports for rank in rep.ranks], k)
-        typer.echo(f"{'ALL':30} {'all':14} {sc.questions:>4} {sc.hit1:6.3f} "
-                   f"{sc.hitk:6.3f} {sc.mrr:6.3f}")
+        row("ALL", "all", Scores.of([rank for rep in reports for rank in rep.ranks], k))

@@ -8,9 +8,8 @@ in front (a chunk of a table or a list means more with the heading that names it
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from maas.errors import InvalidRequest
 from maas.knowledge.chunking import chunk_blocks
 from maas.knowledge.embedder import Embedder
 from maas.knowledge.loaders import load
-from maas.knowledge.store import StoredChunk
+from maas.knowledge.store import StoredChunk, read_chunks, write_chunks
 from maas.knowledge.uploads import Upload
 
 
@@ -31,19 +30,29 @@ class IngestedDocument:
 
     @property
     def pages(self) -> int | None:
-        return max((c.page or 0 for c in self.chunks), default=0) or None
+        return page_count(self.chunks)
+
+
+def page_count(chunks: list[StoredChunk]) -> int | None:
+    """The last page any chunk is on (None for formats without pages)."""
+    return max((c.page or 0 for c in chunks), default=0) or None
 
 
 def embedding_text(chunk: StoredChunk) -> str:
     return chunk.text if not chunk.section else f"{chunk.section}\n{chunk.text}"
 
 
+def stored_chunks(upload: Upload, doc_id: str, size: int = 500, overlap: int = 80
+                  ) -> list[StoredChunk]:
+    """Parse and chunk a checked upload (CPU-bound: callers run it in a thread)."""
+    return [StoredChunk(f"{doc_id}:{c.index}", doc_id, upload.name, c.index, c.text, c.kind,
+                        c.page, c.section, c.start, c.end)
+            for c in chunk_blocks(load(upload), size, overlap)]
+
+
 async def ingest(upload: Upload, doc_id: str, embedder: Embedder, size: int = 500,
                  overlap: int = 80, progress: bool = False) -> IngestedDocument:
-    blocks = await asyncio.to_thread(load, upload)
-    chunks = [StoredChunk(f"{doc_id}:{c.index}", doc_id, upload.name, c.index, c.text, c.kind,
-                          c.page, c.section, c.start, c.end)
-              for c in chunk_blocks(blocks, size, overlap)]
+    chunks = await asyncio.to_thread(stored_chunks, upload, doc_id, size, overlap)
     if not chunks:
         raise InvalidRequest(f"{upload.name} has no text to index", param="file")
     vectors, tokens = await embedder.embed([embedding_text(c) for c in chunks], "passage",
@@ -57,9 +66,7 @@ def write_chunk_files(directory: Path, stem: str, chunks: list[StoredChunk],
     directory.mkdir(parents=True, exist_ok=True)
     chunk_file, vector_file = directory / f"{stem}.jsonl", directory / f"{stem}.npy"
     tmp = directory / f".{stem}.jsonl.tmp"
-    with tmp.open("w", encoding="utf-8") as out:
-        for chunk in chunks:
-            out.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
+    write_chunks(tmp, chunks)
     os.replace(tmp, chunk_file)
     with (directory / f".{stem}.npy.tmp").open("wb") as out:
         np.save(out, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
@@ -68,6 +75,5 @@ def write_chunk_files(directory: Path, stem: str, chunks: list[StoredChunk],
 
 
 def read_chunk_files(directory: Path, stem: str) -> tuple[list[StoredChunk], np.ndarray]:
-    with (directory / f"{stem}.jsonl").open(encoding="utf-8") as lines:
-        chunks = [StoredChunk(**json.loads(line)) for line in lines]
-    return chunks, np.load(directory / f"{stem}.npy", allow_pickle=False)
+    return (read_chunks(directory / f"{stem}.jsonl"),
+            np.load(directory / f"{stem}.npy", allow_pickle=False))

@@ -63,6 +63,7 @@ class BM25Index:
                    np.asarray(freq_list, dtype=np.float32), lengths)
 
     def query_terms(self, query: str) -> set[str]:
+        """The query's searchable terms (tokenised once, used by `search` and `coverage`)."""
         return {t for t in tokenize(query) if t not in STOPWORDS}
 
     def _idf(self, postings: int) -> float:
@@ -72,12 +73,12 @@ class BM25Index:
     def _postings(self, i: int) -> np.ndarray:
         return self.docs[self.offsets[i]:self.offsets[i + 1]]
 
-    def coverage(self, query: str, doc: int) -> float:
+    def coverage(self, terms: set[str], doc: int) -> float:
         """How much of the query (IDF-weighted) `doc` contains, 0..1. A term the corpus
         never uses counts as the rarest: a query in another language than the documents
         covers little, which tells the fusion to trust the vector side instead."""
         total = matched = 0.0
-        for term in self.query_terms(query):
+        for term in terms:
             i = self.vocab.get(term)
             idf = self._idf(0 if i is None else len(self._postings(i)))
             total += idf
@@ -88,11 +89,12 @@ class BM25Index:
                     matched += idf
         return matched / total if total else 0.0
 
-    def search(self, query: str, k: int, allowed: np.ndarray | None = None
+    def search(self, terms: set[str], k: int, allowed: np.ndarray | None = None
                ) -> list[tuple[int, float]]:
-        """Top `k` (doc, score); `allowed` is an optional boolean mask over docs."""
+        """Top `k` (doc, score) for the query terms; `allowed` is an optional boolean mask
+        over docs."""
         scores: dict[int, float] = {}
-        for term in self.query_terms(query):
+        for term in terms:
             i = self.vocab.get(term)
             if i is None:
                 continue

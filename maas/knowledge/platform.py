@@ -22,9 +22,9 @@ from sqlmodel import select
 
 from maas.catalog.knowledge import CHUNK_FORMAT, PlatformKnowledgeBase
 from maas.db.tables import KnowledgeBase, KnowledgeDocument, utcnow
-from maas.knowledge.ingest import ingest, read_chunk_files, write_chunk_files
+from maas.knowledge.ingest import ingest, page_count, read_chunk_files, write_chunk_files
 from maas.knowledge.service import KnowledgeService
-from maas.knowledge.store import StoredChunk, current_version, write_version
+from maas.knowledge.store import StoredChunk, current_version, stack, write_version
 from maas.knowledge.uploads import check_upload
 
 log = logging.getLogger("maas.knowledge")
@@ -97,8 +97,11 @@ class PlatformBuilder:
                 log.exception("building knowledge base %s failed", kb.id)
                 await asyncio.to_thread(self._mark_failed, kb.id)
                 return BuildResult(kb.id, "failed", error=f"{type(exc).__name__}: {exc}")
-        return BuildResult(kb.id, "built", result[0], result[1], result[2],
-                           round(loop.time() - started, 2))
+        built = BuildResult(kb.id, "built", result[0], result[1], result[2],
+                            round(loop.time() - started, 2))
+        log.info("knowledge base %s: %d documents, %d chunks (%d embedded) in %.1fs",
+                 kb.id, built.documents, built.chunks, built.embedded, built.seconds)
+        return built
 
     def _mark_failed(self, kb_id: str) -> None:
         with self.service.db.session() as s:
@@ -141,11 +144,11 @@ class PlatformBuilder:
                 embedded += 1
             chunks.extend(doc_chunks)
             vectors.append(doc_vectors)
-            pages = max((c.page or 0 for c in doc_chunks), default=0) or None
             documents.append(KnowledgeDocument(
                 id=doc_id, kb_id=kb.id, tenant_id=None, name=name, kind=upload.kind,
-                size=len(data), sha256=digest, chunks=len(doc_chunks), pages=pages))
-        matrix = np.vstack(vectors) if vectors else np.zeros((0, 1), dtype=np.float32)
+                size=len(data), sha256=digest, chunks=len(doc_chunks),
+                pages=page_count(doc_chunks)))
+        matrix = stack(vectors)
         version = await asyncio.to_thread(
             write_version, self.service.root / kb.id, chunks, matrix,
             {"embedding_model": m.embedding_model, "dimensions": int(matrix.shape[1]),
@@ -176,12 +179,4 @@ class PlatformBuilder:
     async def build_all(self, kbs: list[PlatformKnowledgeBase], force: bool = False,
                         progress: bool = False) -> list[BuildResult]:
         """Build every base that needs it, one at a time (embedding is the bottleneck)."""
-        results = []
-        for kb in kbs:
-            result = await self.build(kb, force, progress)
-            if result.status == "built":
-                log.info("knowledge base %s: %d documents, %d chunks (%d embedded) in %.1fs",
-                         kb.id, result.documents, result.chunks, result.embedded,
-                         result.seconds)
-            results.append(result)
-        return results
+        return [await self.build(kb, force, progress) for kb in kbs]

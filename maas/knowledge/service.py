@@ -30,7 +30,7 @@ from maas.db.tables import KnowledgeBase, KnowledgeDocument, utcnow
 from maas.errors import Conflict, InvalidRequest, NotFound, PermissionDenied, ServiceUnavailable
 from maas.knowledge.embedder import Embedder
 from maas.knowledge.ingest import ingest, read_chunk_files, write_chunk_files
-from maas.knowledge.store import Hit, Snapshot, StoredChunk, current_version, write_version
+from maas.knowledge.store import Hit, Snapshot, StoredChunk, current_version, stack, write_version
 from maas.knowledge.uploads import check_upload
 from maas.tenancy import audit
 from maas.tenancy.principal import TENANT_ADMIN, Principal
@@ -256,7 +256,7 @@ class KnowledgeService:
             doc_chunks, doc_vectors = read_chunk_files(directory, chunk_file.stem)
             chunks.extend(doc_chunks)
             vectors.append(doc_vectors)
-        matrix = np.vstack(vectors) if vectors else np.zeros((0, 1), dtype=np.float32)
+        matrix = stack(vectors)
         version = write_version(self.root / kb.id, chunks, matrix,
                                 {"embedding_model": kb.embedding_model,
                                  "dimensions": int(matrix.shape[1])})

@@ -66,6 +66,23 @@ class Hit:
     neutral_rank: int | None = None
 
 
+def write_chunks(path: Path, chunks: Sequence[StoredChunk]) -> None:
+    """Chunks as JSON lines (the one on-disk form, for index versions and documents)."""
+    with path.open("w", encoding="utf-8") as out:
+        for chunk in chunks:
+            out.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
+
+
+def read_chunks(path: Path) -> list[StoredChunk]:
+    with path.open(encoding="utf-8") as lines:
+        return [StoredChunk(**json.loads(line)) for line in lines]
+
+
+def stack(vectors: Sequence[np.ndarray]) -> np.ndarray:
+    """Per-document vector matrices as one (an empty base: a 0 x 1 matrix)."""
+    return np.vstack(vectors) if len(vectors) else np.zeros((0, 1), dtype=np.float32)
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -87,9 +104,7 @@ def write_version(kb_dir: Path, chunks: Sequence[StoredChunk], vectors: np.ndarr
     staging = versions / f".{version}.tmp"
     staging.mkdir()
     try:
-        with (staging / "chunks.jsonl").open("w", encoding="utf-8") as out:
-            for chunk in chunks:
-                out.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
+        write_chunks(staging / "chunks.jsonl", chunks)
         matrix = np.ascontiguousarray(vectors, dtype=np.float32)
         index = faiss.IndexFlatIP(matrix.shape[1] if matrix.ndim == 2 and len(matrix) else
                                   int(meta.get("dimensions", 1)))
@@ -160,8 +175,7 @@ class Snapshot:
 
         self.directory = directory
         self.meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
-        with (directory / "chunks.jsonl").open(encoding="utf-8") as lines:
-            self.chunks = [StoredChunk(**json.loads(line)) for line in lines]
+        self.chunks = read_chunks(directory / "chunks.jsonl")
         self.vectors = faiss.read_index(str(directory / "vectors.faiss"))
         self.neutral = None
         if (directory / "neutral.faiss").exists():
@@ -207,7 +221,8 @@ class Snapshot:
         if not self.chunks:
             return []
         mask = self._mask(filters)
-        lexical = self.bm25.search(query, candidates, mask)
+        terms = self.bm25.query_terms(query)
+        lexical = self.bm25.search(terms, candidates, mask)
         lex_rank = {doc: rank for rank, (doc, _) in enumerate(lexical, start=1)}
         vec_rank: dict[int, int] = {}
         neutral_rank: dict[int, int] = {}
@@ -221,7 +236,7 @@ class Snapshot:
                                                   mask)
         # Weighted RRF: the lexical list counts as much as its best hit covers the query.
         lex_weight = (1.0 if query_vector is None or not lexical else
-                      self.bm25.coverage(query, lexical[0][0]))
+                      self.bm25.coverage(terms, lexical[0][0]))
         fused: dict[int, float] = {}
         for ranks, weight in ((lex_rank, lex_weight), (vec_rank, 1.0)):
             for doc, rank in ranks.items():

