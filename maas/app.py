@@ -12,8 +12,10 @@ import httpx
 from fastapi import FastAPI
 
 from maas import __version__
+from maas.api import apps as apps_api
 from maas.api import health
 from maas.api import knowledge as knowledge_api
+from maas.api.admin import apps as admin_apps
 from maas.api.admin import models as admin_models
 from maas.api.admin import tenants as admin_tenants
 from maas.api.admin import vouchers as admin_vouchers
@@ -21,6 +23,7 @@ from maas.api.errors import install_error_handlers
 from maas.api.manage import audit, auth, credits, keys, members, usage
 from maas.api.metrics import Metrics
 from maas.api.openai import chat, completions, embeddings, models
+from maas.catalog.apps import load_app_packages
 from maas.catalog.knowledge import PlatformKnowledgeBase, load_kb_manifests
 from maas.catalog.models import load_model_manifests
 from maas.db.database import Database
@@ -38,6 +41,8 @@ from maas.metering.meter import Meter
 from maas.request_id import RequestIdMiddleware
 from maas.services import Services
 from maas.settings import Settings
+from maas.store.service import AppStore
+from maas.store.tools import ToolRegistry
 from maas.tenancy.auth_cache import PrincipalCache
 from maas.tenancy.bootstrap import bootstrap
 
@@ -93,6 +98,14 @@ def build_services(settings: Settings, selector: EngineSelector | None = None) -
 
         return Embedder(model_id, post)
 
+    knowledge = knowledge_service(settings, db, embedder_for)
+
+    def model_kind(model_id: str) -> str | None:
+        record = registry.snapshot.get(model_id)
+        return record.kind if record is not None else None
+
+    apps = AppStore.build(db, ToolRegistry.default(), model_kind, knowledge.get,
+                          load_app_packages(settings.apps_dir))
     return Services(
         settings=settings, db=db, registry=registry, supervisor=supervisor,
         router=router, upstream=upstream, metrics=Metrics(),
@@ -100,7 +113,7 @@ def build_services(settings: Settings, selector: EngineSelector | None = None) -
         meter=Meter(db, create_limiter(settings.redis_url,
                                        lease_ttl=settings.upstream_timeout + 60),
                     enabled=settings.metering),
-        knowledge=knowledge_service(settings, db, embedder_for),
+        knowledge=knowledge, apps=apps,
     )
 
 
@@ -171,6 +184,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     for module in (health, models, chat, completions, embeddings, admin_models, admin_tenants,
-                   admin_vouchers, auth, keys, members, usage, audit, credits, knowledge_api):
+                   admin_vouchers, admin_apps, auth, keys, members, usage, audit, credits,
+                   knowledge_api, apps_api):
         app.include_router(module.router)
     return app

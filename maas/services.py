@@ -13,6 +13,7 @@ from maas.engines.upstream import UpstreamClient
 from maas.knowledge.service import KnowledgeService
 from maas.metering.meter import Meter
 from maas.settings import Settings
+from maas.store.service import AppStore
 from maas.tenancy.auth_cache import PrincipalCache
 
 
@@ -28,3 +29,4 @@ class Services:
     principals: PrincipalCache
     meter: Meter
     knowledge: KnowledgeService
+    apps: AppStore

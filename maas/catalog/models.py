@@ -102,6 +102,9 @@ class ModelManifest(_Strict):
     source: ModelSource | None = None
     engines: list[EngineSpec] = Field(min_length=1)
     chat_template: str | None = None
+    #: The engines serving it accept OpenAI `tools` (e.g. vLLM with a tool-call parser);
+    #: otherwise the app runtime uses its JSON action protocol.
+    tool_calling: bool = False
     defaults: GenerationDefaults = Field(default_factory=GenerationDefaults)
     pricing: Pricing
     enabled: bool = True

@@ -331,3 +331,91 @@ class KnowledgeDocument(SQLModel, table=True):
     pages: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class App(SQLModel, table=True):
+    """An app in the store: a platform one (`tenant_id` None, from `apps/`) or a tenant's
+    own. `status` says who sees it: `listed` everyone; `private`, `pending` (submitted
+    for listing) and `rejected` only the owner tenant; `withdrawn` nobody (a platform
+    app whose folder was removed)."""
+
+    __tablename__ = "apps"
+
+    slug: str = Field(primary_key=True, max_length=64)
+    tenant_id: str | None = Field(default=None, foreign_key="tenants.id", index=True,
+                                  max_length=64)
+    version: str = Field(max_length=32)
+    industry: str = Field(max_length=64)
+    category: str = Field(max_length=40)
+    manifest: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    prompt: str = Field(sa_column=Column(Text, nullable=False))
+    readme: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="private", max_length=16)
+    review_reason: str | None = Field(default=None, max_length=2000)
+    reviewed_by: str | None = Field(default=None, max_length=64)
+    created_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AppVersion(SQLModel, table=True):
+    """Every published version of an app, kept for the catalogue's history."""
+
+    __tablename__ = "app_versions"
+    __table_args__ = (UniqueConstraint("slug", "version", name="uq_app_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(foreign_key="apps.slug", index=True, max_length=64)
+    version: str = Field(max_length=32)
+    manifest: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    prompt: str = Field(sa_column=Column(Text, nullable=False))
+    readme: str = Field(sa_column=Column(Text, nullable=False))
+    created_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AppSubscription(SQLModel, table=True):
+    """A tenant's subscription to an app (Dify's `InstalledApp`): its settings within the
+    app's allowed range, and for monthly apps the end of the paid period."""
+
+    __tablename__ = "app_subscriptions"
+    __table_args__ = (UniqueConstraint("tenant_id", "app_slug", name="uq_subscription"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    tenant_id: str = Field(foreign_key="tenants.id", index=True, max_length=64)
+    app_slug: str = Field(foreign_key="apps.slug", index=True, max_length=64)
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    paid_until: datetime | None = None
+    created_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AppRun(SQLModel, table=True):
+    """One run of an app: its input, every step the agent took (the trace), the output,
+    and what it used. The tenant that ran it reads it; nobody else."""
+
+    __tablename__ = "app_runs"
+    __table_args__ = (Index("ix_app_runs_tenant_created", "tenant_id", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    tenant_id: str = Field(foreign_key="tenants.id", max_length=64)
+    app_slug: str = Field(index=True, max_length=64)
+    app_version: str = Field(max_length=32)
+    kind: str = Field(max_length=16)  # chat | form
+    key_id: str | None = Field(default=None, max_length=64)
+    user_id: str | None = Field(default=None, max_length=64)
+    request_id: str | None = Field(default=None, max_length=128)
+    status: str = Field(default="running", max_length=16)  # running | ok | error | cancelled
+    input: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    output: dict[str, Any] | None = Field(default=None, sa_column=_json(nullable=True))
+    steps: list[dict[str, Any]] = Field(default_factory=list,
+                                        sa_column=Column(JSON, nullable=False))
+    citations: list[dict[str, Any]] = Field(default_factory=list,
+                                            sa_column=Column(JSON, nullable=False))
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: int = Field(default=0, sa_column=_money())
+    error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None

@@ -279,15 +279,27 @@ class KnowledgeService:
             self._snapshots[kb_id] = snap
         return snap
 
+    def _granted(self, kb_id: str) -> KnowledgeBase:
+        with self.db.session() as s:
+            kb = s.get(KnowledgeBase, kb_id)
+        if kb is None:
+            raise NotFound(f"knowledge base {kb_id!r} not found")
+        return kb
+
     async def search(self, who: Principal, kb_ids: list[str], query: str, top_k: int = 5,
-                     filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Hybrid search over one or more visible knowledge bases, best first."""
+                     filters: dict[str, Any] | None = None,
+                     grants: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+        """Hybrid search over one or more visible knowledge bases, best first.
+
+        `grants` are bases read on another tenant's behalf: those an app's owner attached
+        to the app this caller runs (the app store resolves them; nobody else passes any).
+        """
         if not query.strip():
             raise InvalidRequest("the query is empty", param="query")
         results: list[dict[str, Any]] = []
         query_vectors: dict[str, np.ndarray] = {}  # one embedding per model, not per base
         for kb_id in kb_ids:
-            kb = self.get(who, kb_id)
+            kb = self._granted(kb_id) if kb_id in grants else self.get(who, kb_id)
             snap = await asyncio.to_thread(self.snapshot, kb_id)
             if snap is None and kb.status == "building":
                 raise ServiceUnavailable(f"knowledge base {kb_id!r} is still being built; "

@@ -52,6 +52,7 @@ class Admission:
     limiter_tokens: int
     reservation: Reservation
     prompt_estimate: int
+    app_id: str | None = None  # the app this request ran for (usage is charged to it)
     headers: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
     settled: bool = False
@@ -120,7 +121,8 @@ class Meter:
         self.writer = SettlementWriter(db)
 
     async def admit(self, who: Principal, manifest: ModelManifest, endpoint: str,
-                    body: dict[str, Any], request_id: str | None) -> Admission | None:
+                    body: dict[str, Any], request_id: str | None,
+                    app_id: str | None = None) -> Admission | None:
         if not self.enabled:
             return None
         likely, upper = prompt_token_bounds(endpoint, body)
@@ -154,7 +156,7 @@ class Meter:
             raise
         return Admission(who=who, endpoint=endpoint, scopes=scopes, lease=lease,
                          limiter_tokens=tokens, reservation=reservation,
-                         prompt_estimate=likely,
+                         prompt_estimate=likely, app_id=app_id,
                          headers=decision.headers if decision else {})
 
     @staticmethod
@@ -188,7 +190,8 @@ class Meter:
             prompt, completion = 0, 0  # the engine did not run the request
         o = Outcome(endpoint=adm.endpoint, prompt_tokens=prompt, completion_tokens=completion,
                     status=status, outcome=outcome, key_id=adm.who.key_id,
-                    user_id=adm.who.user_id, request_id=request_id, estimated=estimated,
+                    user_id=adm.who.user_id, app_id=adm.app_id, request_id=request_id,
+                    estimated=estimated,
                     latency_ms=int((time.perf_counter() - adm.started) * 1000))
         with anyio.CancelScope(shield=True):
             try:

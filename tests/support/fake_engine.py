@@ -34,6 +34,9 @@ def create_fake_engine(delay: float = 0.0, dims: int = 8) -> FastAPI:
     app = FastAPI()
     app.state.requests = []
     app.state.cancelled = 0
+    #: Scripted replies for agent decisions (requests with `response_format` or `tools`),
+    #: used in order; when none are left a decision is answered by echoing, as chat is.
+    app.state.decisions = []
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
@@ -50,10 +53,12 @@ def create_fake_engine(delay: float = 0.0, dims: int = 8) -> FastAPI:
         if body.get("max_tokens", 1) > 100000:
             return JSONResponse({"error": {"message": "too long", "type": "invalid_request_error",
                                            "param": "max_tokens", "code": None}}, 400)
-        words = ("echo: " + body["messages"][-1]["content"]).split(" ")
+        if (body.get("response_format") or body.get("tools")) and app.state.decisions:
+            return _scripted(body, app.state.decisions.pop(0))
+        words = ("echo: " + str(body["messages"][-1]["content"])).split(" ")
         if delay:
             await asyncio.sleep(delay)
-        prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
+        prompt_tokens = sum(len(str(m.get("content") or "").split()) for m in body["messages"])
         if not body.get("stream"):
             return {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
                     "model": body["model"],
@@ -114,6 +119,19 @@ def create_fake_engine(delay: float = 0.0, dims: int = 8) -> FastAPI:
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
 
     return app
+
+
+def _scripted(body: dict[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
+    """A decision: `{"content": ...}` (JSON protocol) or `{"tool_calls": [...]}`."""
+    message = {"role": "assistant", "content": reply.get("content")}
+    if reply.get("tool_calls"):
+        message["tool_calls"] = [{"id": f"call_{i}", "type": "function", "function": {
+            "name": call["name"], "arguments": json.dumps(call.get("arguments", {}))}}
+            for i, call in enumerate(reply["tool_calls"])]
+    return {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
+            "model": body["model"],
+            "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
 
 
 def free_port() -> int:

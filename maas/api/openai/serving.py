@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import anyio
@@ -29,6 +29,8 @@ from maas.services import Services
 from maas.tenancy.principal import Principal
 
 T = TypeVar("T")
+#: Called once when a forwarded request has ended: (status, usage, outcome, answer text).
+OnDone = Callable[[int, dict[str, Any] | None, str, str], Awaitable[None]]
 
 DISCONNECT_POLL_SECONDS = 0.25
 ENDPOINT_KINDS = {
@@ -85,10 +87,13 @@ class Forwarder:
     """One request's trip to its engine and back, observed by the metrics."""
 
     def __init__(self, svc: Services, request: Request, endpoint: str, route: Route,
-                 admission: Admission | None = None, extra: dict[str, Any] | None = None
-                 ) -> None:
+                 admission: Admission | None = None, extra: dict[str, Any] | None = None,
+                 on_done: OnDone | None = None, public_model: str | None = None) -> None:
         self.svc = svc
+        self.alias = public_model  # the name the client asked for, e.g. "app:<slug>"
         self.extra = extra or {}  # extension fields for the response (e.g. citations)
+        self.on_done = on_done
+        self.answer: list[str] = []  # the answer's text, kept only when on_done wants it
         self.request = request
         self.endpoint = endpoint
         self.route = route
@@ -103,6 +108,13 @@ class Forwarder:
                                  time.perf_counter() - self.started, usage)
         await self.svc.meter.settle(self.admission, usage, status, outcome, streamed_tokens,
                                     self.request_id)
+        if self.on_done is not None:
+            done, self.on_done = self.on_done, None
+            await done(status, usage, outcome, "".join(self.answer))
+
+    @property
+    def public_model(self) -> str:
+        return self.alias or self.route.manifest.id
 
     @property
     def headers(self) -> dict[str, str]:
@@ -145,15 +157,25 @@ class Forwarder:
             await self._observe(499, None, "cancelled")
             raise
 
-    async def json(self, path: str, body: dict[str, Any]) -> Response:
+    async def fetch(self, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The engine's JSON answer, metered; None if the client went away first."""
         async with self._failures_observed():
             result = await until_disconnect(self.request, self._post(path, body))
         if result is None:  # client went away; nobody reads this
             await self._observe(499, None, "cancelled")
-            return Response(status_code=499)
-        result["model"] = self.route.manifest.id
+            return None
+        result["model"] = self.public_model
         result.update(self.extra)
+        if self.on_done is not None:
+            self.answer = [(c.get("message") or {}).get("content") or c.get("text") or ""
+                           for c in result.get("choices") or []][:1]
         await self._observe(200, result.get("usage"))
+        return result
+
+    async def json(self, path: str, body: dict[str, Any]) -> Response:
+        result = await self.fetch(path, body)
+        if result is None:
+            return Response(status_code=499)
         return JSONResponse(result, headers=self.headers)
 
     async def stream(self, path: str, body: dict[str, Any], include_usage: bool) -> Response:
@@ -191,9 +213,13 @@ class Forwarder:
         try:
             chunk = first
             while chunk is not None:
-                chunk["model"] = self.route.manifest.id
+                chunk["model"] = self.public_model
                 streamed += sum(1 for c in chunk.get("choices") or ()
                                 if (c.get("delta") or {}).get("content") or c.get("text"))
+                if self.on_done is not None:
+                    self.answer.extend((c.get("delta") or {}).get("content") or ""
+                                       for c in chunk.get("choices") or ()
+                                       if c.get("index", 0) == 0)
                 if chunk.get("usage"):
                     usage = chunk["usage"]
                     if not extra_sent:
@@ -209,7 +235,7 @@ class Forwarder:
                 chunk = await anext(chunks, None)
             if not extra_sent and first is not None:
                 final = {"id": last["id"], "object": last.get("object"),
-                         "created": last.get("created"), "model": self.route.manifest.id,
+                         "created": last.get("created"), "model": self.public_model,
                          "choices": [], **self.extra}
                 yield f"data: {json.dumps(final, ensure_ascii=False)}\n\n"
             yield "data: [DONE]\n\n"

@@ -1,0 +1,1 @@
+"""The app store: app catalogue, subscriptions, the agent runtime and its tools."""

@@ -1,0 +1,27 @@
+"""The app store's services, built once per gateway by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from maas.catalog.apps import AppPackage
+from maas.db.database import Database
+from maas.store.catalog import AppCatalog, KnowledgeCheck, ModelKindOf
+from maas.store.runs import RunStore
+from maas.store.subscriptions import Subscriptions
+from maas.store.tools import ToolRegistry
+
+
+@dataclass
+class AppStore:
+    catalog: AppCatalog
+    subscriptions: Subscriptions
+    runs: RunStore
+    tools: ToolRegistry
+
+    @classmethod
+    def build(cls, db: Database, tools: ToolRegistry, model_kind: ModelKindOf,
+              knowledge_check: KnowledgeCheck, packages: list[AppPackage]) -> AppStore:
+        catalog = AppCatalog(db, tools, model_kind, knowledge_check)
+        catalog.sync(packages)
+        return cls(catalog, Subscriptions(db, catalog), RunStore(db), tools)
