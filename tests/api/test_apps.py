@@ -103,6 +103,10 @@ def store(tmp_path: Path, fake_engine: tuple[str, Any]) -> Iterator[Store]:
     _write_app(apps, FORM_APP, "Write an inspection report for {{machine}} ({{hours}} h, "
                                "{{shift}} shift, guard intact: {{guarded}}).\n")
     _write_app(apps, MONTHLY_APP)
+    (tmp_path / "models" / "fake-tools.yaml").write_text(
+        "id: fake-tools\nkind: chat\nfamily: fake\ncontext_length: 2048\ntool_calling: true\n"
+        "pricing: {input_per_1k: 0, output_per_1k: 0}\nengines:\n"
+        f"  - {{kind: remote, base_url: '{url}/v1', upstream_model: fake}}\n")
     settings = Settings(data_dir=tmp_path / "data", models_dir=tmp_path / "models",
                         knowledge_bases_dir=tmp_path / "kbs", apps_dir=apps,
                         build_knowledge_bases=True, admin_api_key=ADMIN_KEY,
@@ -415,3 +419,36 @@ def test_fees_settings_and_bad_input(store: Store) -> None:
     r = httpx.post(f"{base}/v1/chat/completions", headers=bearer(rich.key), json={
         "model": "app:plant-safety-assistant", "messages": [{"role": "user", "content": "x"}]})
     assert r.status_code == 403
+
+
+def test_openai_tools_where_the_model_supports_them(store: Store) -> None:
+    base = store.base
+    a = _prepaid_tenant(base, "tools-a")
+    ok(httpx.post(f"{base}/v1/apps", headers=bearer(a.key), json={
+        "manifest": {"slug": "motor-calc", "title": {"zh": "电机计算", "en": "Motor calc"},
+                     "industry": "x", "model": "fake-tools",
+                     "tools": ["calculator", "unit_convert"]},
+        "prompt": "Compute motor figures."}), 201)
+    start = len(store.engine.requests)
+    store.engine.decisions = [
+        {"tool_calls": [{"name": "unit_convert",
+                         "arguments": {"value": 7.5, "from_unit": "kW", "to_unit": "hp"}},
+                        {"name": "spy_tool", "arguments": {}}]},
+        {"content": "Done."},  # no tool calls: ready to answer
+    ]
+    reply = ok(httpx.post(f"{base}/v1/chat/completions", headers=bearer(a.key), json={
+        "model": "app:motor-calc", "messages": [{"role": "user",
+                                                 "content": "7.5 kW in hp?"}]}))
+    assert store.spy.calls == 0 and reply["citations"] == []
+    sent = store.engine.requests[start:]
+    assert [t["function"]["name"] for t in sent[0]["tools"]] == ["calculator", "unit_convert"]
+    assert "response_format" not in sent[0]
+    second = sent[1]["messages"]
+    assert second[-2]["tool_calls"][0]["function"]["name"] == "spy_tool"
+    assert second[-1]["role"] == "tool" and "not available" in second[-1]["content"]
+    assert "10.0577 hp" in second[-3]["content"]
+    assert "10.0577 hp" in sent[2]["messages"][0]["content"] and "tools" not in sent[2]
+    trace = ok(httpx.get(f"{base}/v1/apps/motor-calc/runs/{reply['app_run']['id']}",
+                         headers=bearer(a.key)))
+    assert [s["type"] for s in trace["steps"]] == ["prompt", "decide", "tool", "refused",
+                                                   "decide", "answer"]

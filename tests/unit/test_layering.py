@@ -22,6 +22,7 @@ FORBIDDEN = {
                "maas.metering", "maas.worker"),
     "metering": ("fastapi", "starlette", "maas.api", "maas.engines", "maas.worker"),
     "knowledge": ("fastapi", "starlette", "maas.api", "maas.engines", "maas.worker", "torch"),
+    "store": ("fastapi", "starlette", "maas.api", "maas.engines", "maas.worker", "torch"),
 }
 
 

@@ -27,6 +27,8 @@ ALIASES = {
 QUERY = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*(.+?)\s+"
                    r"(?:to|in|->|换算成|转为|为)\s+(.+?)\s*$")
 MAX_UNIT = 40
+ROTATIONAL = {"rpm", "rps", "revolution/minute", "revolution/second"}
+CYCLES = {"Hz": "revolution/second", "kHz": "kilorevolution/second"}
 
 
 class _Registry:
@@ -50,18 +52,31 @@ def _unit(text: str) -> str:
     return ALIASES.get(text, text)
 
 
+def _cycles(source: str, target: str) -> tuple[str, str]:
+    """pint reads Hz as 1/s and rpm as 2*pi rad/min, so 3000 rpm "is" 314 Hz; on a shaft
+    nameplate it is 50 Hz. Between a rotational speed and Hz, count Hz as turns/second."""
+    if source in ROTATIONAL and target in CYCLES:
+        target = CYCLES[target]
+    elif target in ROTATIONAL and source in CYCLES:
+        source = CYCLES[source]
+    return source, target
+
+
 def convert(registry: pint.UnitRegistry, value: float, source: str, target: str
             ) -> tuple[float, str, str]:
     try:
-        quantity = registry.Quantity(value, _unit(source))
-        result = quantity.to(_unit(target))
+        source_unit, target_unit = _cycles(_unit(source), _unit(target))
+        quantity = registry.Quantity(value, source_unit)
+        result = quantity.to(target_unit)
     except pint.DimensionalityError as exc:
         raise ToolError(f"cannot convert {source} to {target}: they measure different "
                         "things") from exc
     except (pint.UndefinedUnitError, AttributeError, TypeError, ValueError,
             AssertionError) as exc:
         raise ToolError(f"unknown unit in {source!r} or {target!r}") from exc
-    return float(result.magnitude), f"{quantity.units:~P}", f"{result.units:~P}"
+    shown = (source if source_unit != _unit(source) else f"{quantity.units:~P}",
+             target if target_unit != _unit(target) else f"{result.units:~P}")
+    return float(result.magnitude), *shown
 
 
 class UnitConverter:
