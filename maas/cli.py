@@ -14,6 +14,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from maas.apps_cli import apps_app
 from maas.kb_cli import kb_app
 from maas.settings import Settings
 
@@ -40,6 +41,7 @@ for _sub, _name in ((models_app, "models"), (plans_app, "plans"), (tenants_app, 
                     (audit_app, "audit")):
     app.add_typer(_sub, name=_name)
 app.add_typer(kb_app, name="kb")
+app.add_typer(apps_app, name="apps")
 
 
 def _logging(settings: Settings) -> None:

@@ -93,7 +93,20 @@ class FormField(_Strict):
         if (self.type == "enum") != bool(self.options):
             raise ValueError(f"field {self.name!r}: options are required for (and only "
                              "for) type enum")
+        if self.default is not None and not self._fits(self.default):
+            raise ValueError(f"field {self.name!r}: default {self.default!r} is not a valid "
+                             f"{self.type}")
         return self
+
+    def _fits(self, value: Any) -> bool:
+        if self.type == "boolean":
+            return isinstance(value, bool)
+        if self.type in ("number", "integer"):
+            return (isinstance(value, int | float) and not isinstance(value, bool)
+                    and (self.type == "number" or float(value).is_integer()))
+        if self.type == "enum":
+            return value in (self.options or [])
+        return isinstance(value, str) and len(value) <= self.max_length
 
 
 class Output(_Strict):
