@@ -51,6 +51,13 @@ input_form:
   - {name: guarded, label: {zh: 防护完好, en: Guard intact}, type: boolean, required: false}
 output: {type: document}
 """
+GHOST_APP = """\
+slug: ghost-kb-app
+title: {zh: 缺库应用, en: Ghost knowledge app}
+industry: manufacturing
+model: fake-chat
+knowledge_bases: [plant-safety, not-built-yet]
+"""
 MONTHLY_APP = """\
 slug: shift-planner
 title: {zh: 排班助手, en: Shift planner}
@@ -103,6 +110,7 @@ def store(tmp_path: Path, fake_engine: tuple[str, Any]) -> Iterator[Store]:
     _write_app(apps, FORM_APP, "Write an inspection report for {{machine}} ({{hours}} h, "
                                "{{shift}} shift, guard intact: {{guarded}}).\n")
     _write_app(apps, MONTHLY_APP)
+    _write_app(apps, GHOST_APP)
     (tmp_path / "models" / "fake-tools.yaml").write_text(
         "id: fake-tools\nkind: chat\nfamily: fake\ncontext_length: 2048\ntool_calling: true\n"
         "pricing: {input_per_1k: 0, output_per_1k: 0}\nengines:\n"
@@ -140,7 +148,7 @@ def test_acceptance_sdk_subscribe_call_trace_usage(store: Store) -> None:
     catalog = ok(httpx.get(f"{base}/v1/apps", headers=bearer(a.key),
                            params={"industry": "manufacturing"}))["data"]
     assert {x["slug"] for x in catalog} == {"plant-safety-assistant", "inspection-report",
-                                            "shift-planner"}
+                                            "shift-planner", "ghost-kb-app"}
     assert ok(httpx.get(f"{base}/v1/apps", headers=bearer(a.key),
                         params={"q": "安全"}))["data"][0]["slug"] == "plant-safety-assistant"
     detail = ok(httpx.get(f"{base}/v1/apps/plant-safety-assistant", headers=bearer(a.key)))
@@ -201,6 +209,16 @@ def test_acceptance_sdk_subscribe_call_trace_usage(store: Store) -> None:
     assert len(runs) == 2 and all(r["status"] == "ok" for r in runs)
     assert ok(httpx.get(f"{base}/v1/apps/plant-safety-assistant",
                         headers=bearer(a.key)))["subscribers"] == 1
+
+    # A knowledge base that is not there (not built on this host) is skipped, not fatal.
+    ok(httpx.post(f"{base}/v1/apps/ghost-kb-app/subscription", headers=bearer(a.key)), 201)
+    ghost = client.chat.completions.create(
+        model="app:ghost-kb-app", messages=[{"role": "user", "content": "press 7 guard"}])
+    assert ghost.model_extra["citations"][0]["knowledge_base"] == "plant-safety"
+    trace = ok(httpx.get(f"{base}/v1/apps/ghost-kb-app/runs/{ghost.model_extra['app_run']['id']}",
+                         headers=bearer(a.key)))
+    assert any(s["type"] == "notice" and s["knowledge_base"] == "not-built-yet"
+               for s in trace["steps"])
 
 
 def test_tool_loop_poisoned_document_and_step_limit(store: Store) -> None:

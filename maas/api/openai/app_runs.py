@@ -20,7 +20,13 @@ from maas.api.openai.grounded import source_budget
 from maas.api.openai.serving import Forwarder, _cap_completion
 from maas.catalog.models import ModelManifest
 from maas.engines.upstream import UpstreamStatusError
-from maas.errors import InvalidRequest, MaasError, UpstreamError
+from maas.errors import (
+    InvalidRequest,
+    MaasError,
+    NotFound,
+    ServiceUnavailable,
+    UpstreamError,
+)
 from maas.knowledge.cleaning import text_language
 from maas.knowledge.grounding import query_of
 from maas.metering.app_charges import affordable, charge
@@ -60,6 +66,7 @@ class AppRunner:
         self.request_id: str | None = request.scope.get("state", {}).get("request_id")
         self.trace: Trace | None = None
         self.agent: Agent | None = None
+        self.unavailable: set[str] = set()
 
     @classmethod
     async def open(cls, svc: Services, request: Request, who: Principal, slug: str,
@@ -87,8 +94,25 @@ class AppRunner:
             self.kind, run_input, self.request_id)
 
         async def search(text: str, top_k: int) -> list[dict[str, Any]]:
-            return await self.svc.knowledge.search(self.who, self.ent.knowledge_bases, text,
-                                                   top_k, grants=self.ent.grants)
+            """The run's bases; one that is missing or still being built is skipped (and
+            noted in the trace) so the app answers from the others."""
+            kb_ids = [k for k in self.ent.knowledge_bases if k not in self.unavailable]
+            try:
+                return await self.svc.knowledge.search(self.who, kb_ids, text, top_k,
+                                                       grants=self.ent.grants)
+            except (NotFound, ServiceUnavailable):
+                pass
+            hits: list[dict[str, Any]] = []
+            for kb_id in kb_ids:
+                try:
+                    hits += await self.svc.knowledge.search(self.who, [kb_id], text, top_k,
+                                                            grants=self.ent.grants)
+                except (NotFound, ServiceUnavailable) as exc:
+                    self.unavailable.add(kb_id)
+                    assert self.trace is not None
+                    self.trace.add("notice", knowledge_base=kb_id,
+                                   message=f"knowledge base skipped: {exc.message}")
+            return sorted(hits, key=lambda h: -h["score"])[:top_k]
 
         context = ToolContext(self.who.tenant_id, self.ent.slug, language, search)
         budget = source_budget(self.model, {"max_tokens": self.max_tokens(None)})
