@@ -82,6 +82,31 @@ class SpyTool:
         return ToolResult("deleted")
 
 
+class SlowTool:
+    """A tool that never finishes in time."""
+
+    name = "slow_tool"
+    description = "Takes forever."
+    parameters = {"type": "object", "properties": {}}
+
+    async def run(self, context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
+        import asyncio
+
+        await asyncio.sleep(30)
+        return ToolResult("too late")
+
+
+class LoudTool:
+    """A tool whose result is far larger than a model should be given."""
+
+    name = "loud_tool"
+    description = "Returns a lot."
+    parameters = {"type": "object", "properties": {}}
+
+    async def run(self, context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
+        return ToolResult("x" * 50_000)
+
+
 @dataclass
 class Store:
     base: str
@@ -122,6 +147,8 @@ def store(tmp_path: Path, fake_engine: tuple[str, Any]) -> Iterator[Store]:
     svc = build_services(settings)
     spy = SpyTool()
     svc.apps.tools.register(spy)
+    svc.apps.tools.register(SlowTool())
+    svc.apps.tools.register(LoudTool())
     engine.state.decisions = []
     with serve_in_thread(create_app(settings, services=svc)) as base:
         yield Store(base, engine.state, spy)
@@ -470,3 +497,39 @@ def test_openai_tools_where_the_model_supports_them(store: Store) -> None:
                          headers=bearer(a.key)))
     assert [s["type"] for s in trace["steps"]] == ["prompt", "decide", "tool", "refused",
                                                    "decide", "answer"]
+
+
+def test_tool_timeout_and_result_size_limit(store: Store) -> None:
+    base = store.base
+    a = _prepaid_tenant(base, "slow-a")
+    ok(httpx.post(f"{base}/v1/apps", headers=bearer(a.key), json={
+        "manifest": {"slug": "slow-app", "title": {"zh": "慢", "en": "Slow"}, "industry": "x",
+                     "model": "fake-chat", "tools": ["slow_tool", "loud_tool"],
+                     "tool_timeout_seconds": 0.3},
+        "prompt": "Use the tools."}), 201)
+    store.engine.decisions = [{"content": '{"action": "slow_tool", "arguments": {}}'},
+                              {"content": '{"action": "loud_tool", "arguments": {}}'},
+                              {"content": '{"action": "answer"}'}]
+    start = len(store.engine.requests)
+    reply = ok(httpx.post(f"{base}/v1/chat/completions", headers=bearer(a.key), timeout=30,
+                          json={"model": "app:slow-app",
+                                "messages": [{"role": "user", "content": "go"}]}))
+    trace = ok(httpx.get(f"{base}/v1/apps/slow-app/runs/{reply['app_run']['id']}",
+                         headers=bearer(a.key)))
+    slow, loud = [s for s in trace["steps"] if s["type"] == "tool"]
+    assert slow["status"] == "timeout" and "longer than 0.3 s" in slow["result"]
+    assert loud["status"] == "ok" and loud["data"]["truncated"]
+    final = store.engine.requests[-1]["messages"][0]["content"]
+    assert "[result cut at 4000 characters]" in final and "x" * 4001 not in final
+    assert len(store.engine.requests) - start == 4  # three decisions and the answer
+
+
+def test_an_app_on_a_model_outside_the_plan_is_refused(store: Store) -> None:
+    base = store.base
+    make_plan(base, "tagged", billing="postpaid", model_tags=["premium"])
+    world = make_tenant(base, "tagged-a", plan="tagged")
+    ok(httpx.post(f"{base}/v1/apps/shift-planner/subscription", headers=bearer(world.key)),
+       201)
+    r = httpx.post(f"{base}/v1/chat/completions", headers=bearer(world.key), json={
+        "model": "app:shift-planner", "messages": [{"role": "user", "content": "x"}]})
+    assert r.status_code == 403 and "plan" in r.json()["error"]["message"]

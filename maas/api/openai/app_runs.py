@@ -24,6 +24,7 @@ from maas.errors import (
     InvalidRequest,
     MaasError,
     NotFound,
+    PermissionDenied,
     ServiceUnavailable,
     UpstreamError,
 )
@@ -77,6 +78,10 @@ class AppRunner:
                     else f"/v1/chat/completions with model 'app:{slug}'")
             raise InvalidRequest(f"app {slug!r} is a {ent.manifest.kind} app; use {hint}",
                                  param="model", code="app_kind")
+        model = svc.router.manifest(ent.manifest.model)
+        if not who.plan_limits.allows_tags(model.tags):
+            raise PermissionDenied(f"app {slug!r} runs on {model.id!r}, which the plan "
+                                   f"{who.plan_id!r} does not include", param="model")
         return cls(svc, request, who, ent, kind)
 
     # --- the run ----------------------------------------------------------------------
