@@ -73,7 +73,7 @@ async def list_apps(industry: str | None = None, category: str | None = None,
 async def create_app(body: AppCreate, who: Principal = Depends(principal),
                      svc: Services = Depends(services)) -> dict[str, Any]:
     readme = body.readme or f"# {body.manifest.get('slug', 'app')}\n"
-    app = await asyncio.to_thread(svc.apps.catalog.create, who, body.manifest, body.prompt,
+    app = await asyncio.to_thread(svc.apps.authoring.create, who, body.manifest, body.prompt,
                                   readme)
     return await asyncio.to_thread(svc.apps.catalog.detail, who, app.slug)
 
@@ -107,7 +107,7 @@ async def show_app(slug: str, who: Principal = Depends(principal),
 @router.patch("/{slug}")
 async def update_app(slug: str, body: AppUpdate, who: Principal = Depends(principal),
                      svc: Services = Depends(services)) -> dict[str, Any]:
-    await asyncio.to_thread(svc.apps.catalog.update, who, slug, body.manifest, body.prompt,
+    await asyncio.to_thread(svc.apps.authoring.update, who, slug, body.manifest, body.prompt,
                             body.readme)
     return await asyncio.to_thread(svc.apps.catalog.detail, who, slug)
 
@@ -115,7 +115,7 @@ async def update_app(slug: str, body: AppUpdate, who: Principal = Depends(princi
 @router.delete("/{slug}")
 async def delete_app(slug: str, who: Principal = Depends(principal),
                      svc: Services = Depends(services)) -> dict[str, Any]:
-    await asyncio.to_thread(svc.apps.catalog.delete, who, slug)
+    await asyncio.to_thread(svc.apps.authoring.delete, who, slug)
     return {"id": f"app:{slug}", "object": "app", "deleted": True}
 
 
@@ -128,7 +128,7 @@ async def list_versions(slug: str, who: Principal = Depends(principal),
 @router.post("/{slug}/submit")
 async def submit_app(slug: str, who: Principal = Depends(principal),
                      svc: Services = Depends(services)) -> dict[str, Any]:
-    app = await asyncio.to_thread(svc.apps.catalog.submit, who, slug)
+    app = await asyncio.to_thread(svc.apps.authoring.submit, who, slug)
     return app_view(app)
 
 

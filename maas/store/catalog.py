@@ -9,22 +9,18 @@ as for every other tenant-owned thing.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable
 from typing import Any
 
 from markdown_it import MarkdownIt
-from pydantic import ValidationError
 from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
 
-from maas.catalog.apps import AppManifest, AppPackage, check_prompt
+from maas.catalog.apps import AppManifest, AppPackage
 from maas.db.database import Database
 from maas.db.tables import App, AppSubscription, AppVersion, utcnow
-from maas.errors import Conflict, InvalidRequest, NotFound
-from maas.store.tools import ToolRegistry
-from maas.tenancy import audit
-from maas.tenancy.principal import TENANT_ADMIN, Principal, require_platform_admin, require_tenant
+from maas.errors import NotFound
+from maas.tenancy.principal import Principal
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +28,6 @@ LISTED, PRIVATE, PENDING, REJECTED, WITHDRAWN = "listed", "private", "pending", 
     "withdrawn"
 MAX_SEARCH = 100
 
-#: (model id) -> its kind, or None when the library has no such model.
-ModelKindOf = Callable[[str], str | None]
 #: (caller, knowledge base id) -> raises NotFound unless the caller may read it.
 KnowledgeCheck = Callable[[Principal, str], Any]
 
@@ -73,22 +67,14 @@ def app_view(app: App, subscribers: int = 0, subscribed: bool = False,
     return view
 
 
-def _version_row(app: App, by: str | None) -> AppVersion:
+def version_row(app: App, by: str | None) -> AppVersion:
     return AppVersion(slug=app.slug, version=app.version, manifest=app.manifest,
                       prompt=app.prompt, readme=app.readme, created_by=by)
 
 
-def _bump(version: str) -> str:
-    major, minor, patch = (int(p) for p in version.split("."))
-    return f"{major}.{minor}.{patch + 1}"
-
-
 class AppCatalog:
-    def __init__(self, db: Database, tools: ToolRegistry, model_kind: ModelKindOf,
-                 knowledge_check: KnowledgeCheck) -> None:
+    def __init__(self, db: Database, knowledge_check: KnowledgeCheck) -> None:
         self.db = db
-        self.tools = tools
-        self.model_kind = model_kind
         self.knowledge_check = knowledge_check
 
     # --- platform apps -------------------------------------------------------------
@@ -112,7 +98,7 @@ class AppCatalog:
                               category=m.category, manifest=data, prompt=package.prompt,
                               readme=package.readme, status=status)
                     s.add(app)
-                    s.add(_version_row(app, None))
+                    s.add(version_row(app, None))
                     continue
                 changed = (app.manifest, app.prompt, app.readme) != (data, package.prompt,
                                                                      package.readme)
@@ -122,7 +108,7 @@ class AppCatalog:
                     app.manifest, app.prompt, app.readme = data, package.prompt, package.readme
                     app.status, app.updated_at = status, utcnow()
                     if new_version:
-                        s.add(_version_row(app, None))
+                        s.add(version_row(app, None))
                     else:
                         self._replace_version(s, app)
             for app in s.exec(select(App).where(col(App.tenant_id).is_(None),
@@ -135,7 +121,7 @@ class AppCatalog:
         row = s.exec(select(AppVersion).where(AppVersion.slug == app.slug,
                                               AppVersion.version == app.version)).first()
         if row is None:
-            s.add(_version_row(app, app.created_by))
+            s.add(version_row(app, app.created_by))
         else:
             row.manifest, row.prompt, row.readme = app.manifest, app.prompt, app.readme
 
@@ -207,130 +193,3 @@ class AppCatalog:
                      "title": r.manifest["title"], "model": r.manifest["model"],
                      "tools": r.manifest.get("tools", []),
                      "knowledge_bases": r.manifest.get("knowledge_bases", [])} for r in rows]
-
-    # --- tenants' own apps -----------------------------------------------------------
-
-    def validate(self, who: Principal, data: dict[str, Any], prompt: str) -> AppManifest:
-        """A tenant app's manifest: schema, then what it names must exist and be usable
-        by the tenant (the model, tools in the registry, knowledge bases it can read)."""
-        try:
-            manifest = AppManifest.model_validate(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "manifest"
-            raise InvalidRequest(f"{where}: {first['msg']}", param=where) from exc
-        try:
-            check_prompt(manifest, prompt)
-        except ValueError as exc:
-            raise InvalidRequest(str(exc), param="prompt") from exc
-        if self.model_kind(manifest.model) != "chat":
-            raise InvalidRequest(f"model {manifest.model!r} is not a chat model of the "
-                                 "library", param="model")
-        unknown = [t for t in manifest.tools if self.tools.get(t) is None]
-        if unknown:
-            raise InvalidRequest(f"unknown tools {unknown}; available: {self.tools.names()}",
-                                 param="tools")
-        for kb_id in manifest.knowledge_bases:
-            self.knowledge_check(who, kb_id)
-        return manifest
-
-    def create(self, who: Principal, data: dict[str, Any], prompt: str, readme: str) -> App:
-        require_tenant(who, who.tenant_id, TENANT_ADMIN)
-        manifest = self.validate(who, data, prompt)
-        with self.db.session(write=True) as s:
-            if s.get(App, manifest.slug) is not None:
-                raise Conflict(f"the slug {manifest.slug!r} is taken; choose another",
-                               param="slug")
-            app = App(slug=manifest.slug, tenant_id=who.tenant_id, version=manifest.version,
-                      industry=manifest.industry, category=manifest.category,
-                      manifest=manifest.model_dump(mode="json", by_alias=True), prompt=prompt,
-                      readme=readme, status=PRIVATE, created_by=who.actor)
-            s.add(app)
-            s.add(_version_row(app, who.actor))
-            s.flush()
-            # The owner runs its own app as a subscriber does: one entitlement path.
-            s.add(AppSubscription(id="sub_" + secrets.token_hex(8), tenant_id=who.tenant_id,
-                                  app_slug=app.slug, settings={}, created_by=who.actor))
-            audit.record(s, who, "app.create", "app", app.slug, who.tenant_id)
-        return app
-
-    def _owned(self, s: Session, who: Principal, slug: str) -> App:
-        app = s.get(App, slug)
-        if app is None or app.tenant_id is None or app.tenant_id != who.tenant_id:
-            raise NotFound(f"app {slug!r} not found among your tenant's apps", param="slug")
-        require_tenant(who, app.tenant_id, TENANT_ADMIN)
-        return app
-
-    def update(self, who: Principal, slug: str, data: dict[str, Any] | None,
-               prompt: str | None, readme: str | None) -> App:
-        """A new version (patch bumped unless the manifest raises it). A listed or pending
-        app goes back to review: what others run is always what an admin approved."""
-        with self.db.session() as s:
-            app = self._owned(s, who, slug)
-        merged = {**app.manifest, **(data or {}), "slug": slug}
-        if (data or {}).get("version") in (None, app.version):
-            merged["version"] = _bump(app.version)
-        prompt = app.prompt if prompt is None else prompt
-        manifest = self.validate(who, merged, prompt)
-        with self.db.session(write=True) as s:
-            app = self._owned(s, who, slug)
-            if s.exec(select(AppVersion).where(AppVersion.slug == slug,
-                                               AppVersion.version == manifest.version)).first():
-                raise Conflict(f"version {manifest.version} exists; raise the version",
-                               param="version")
-            app.manifest = manifest.model_dump(mode="json", by_alias=True)
-            app.version, app.industry, app.category = (manifest.version, manifest.industry,
-                                                       manifest.category)
-            app.prompt, app.readme = prompt, app.readme if readme is None else readme
-            if app.status in (LISTED, PENDING):
-                app.status = PENDING
-            app.updated_at = utcnow()
-            s.add(_version_row(app, who.actor))
-            audit.record(s, who, "app.update", "app", slug, who.tenant_id,
-                         version=app.version)
-        return app
-
-    def delete(self, who: Principal, slug: str) -> None:
-        with self.db.session(write=True) as s:
-            app = self._owned(s, who, slug)
-            for row in s.exec(select(AppSubscription).where(AppSubscription.app_slug == slug)):
-                s.delete(row)
-            for row in s.exec(select(AppVersion).where(AppVersion.slug == slug)):
-                s.delete(row)
-            s.flush()
-            s.delete(app)
-            audit.record(s, who, "app.delete", "app", slug, who.tenant_id)
-
-    # --- review --------------------------------------------------------------------
-
-    def submit(self, who: Principal, slug: str) -> App:
-        with self.db.session(write=True) as s:
-            app = self._owned(s, who, slug)
-            if app.status == LISTED:
-                raise Conflict(f"app {slug!r} is already listed")
-            app.status, app.review_reason, app.updated_at = PENDING, None, utcnow()
-            audit.record(s, who, "app.submit", "app", slug, who.tenant_id, version=app.version)
-        return app
-
-    def review_queue(self, who: Principal) -> list[dict[str, Any]]:
-        require_platform_admin(who)
-        with self.db.session() as s:
-            apps = s.exec(select(App).where(App.status == PENDING)
-                          .order_by(col(App.updated_at)))
-            return [app_view(a, detail=True) for a in apps]
-
-    def review(self, who: Principal, slug: str, approve: bool, reason: str | None) -> App:
-        require_platform_admin(who)
-        if not approve and not (reason or "").strip():
-            raise InvalidRequest("a rejection needs a reason the tenant can act on",
-                                 param="reason")
-        with self.db.session(write=True) as s:
-            app = s.get(App, slug)
-            if app is None or app.status != PENDING:
-                raise NotFound(f"no app {slug!r} is waiting for review", param="slug")
-            app.status = LISTED if approve else REJECTED
-            app.review_reason = None if approve else reason
-            app.reviewed_by, app.updated_at = who.actor, utcnow()
-            audit.record(s, who, "app.approve" if approve else "app.reject", "app", slug,
-                         app.tenant_id, version=app.version, reason=reason)
-        return app

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from maas.catalog.apps import AppPackage
 from maas.db.database import Database
-from maas.store.catalog import AppCatalog, KnowledgeCheck, ModelKindOf
+from maas.store.authoring import AppAuthoring, ModelKindOf
+from maas.store.catalog import AppCatalog, KnowledgeCheck
 from maas.store.runs import RunStore
 from maas.store.subscriptions import Subscriptions
 from maas.store.tools import ToolRegistry
@@ -15,6 +16,7 @@ from maas.store.tools import ToolRegistry
 @dataclass
 class AppStore:
     catalog: AppCatalog
+    authoring: AppAuthoring
     subscriptions: Subscriptions
     runs: RunStore
     tools: ToolRegistry
@@ -22,6 +24,7 @@ class AppStore:
     @classmethod
     def build(cls, db: Database, tools: ToolRegistry, model_kind: ModelKindOf,
               knowledge_check: KnowledgeCheck, packages: list[AppPackage]) -> AppStore:
-        catalog = AppCatalog(db, tools, model_kind, knowledge_check)
+        catalog = AppCatalog(db, knowledge_check)
         catalog.sync(packages)
-        return cls(catalog, Subscriptions(db, catalog), RunStore(db), tools)
+        return cls(catalog, AppAuthoring(catalog, tools, model_kind), Subscriptions(db, catalog),
+                   RunStore(db), tools)

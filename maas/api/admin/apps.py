@@ -26,14 +26,14 @@ class Review(BaseModel):
 async def review_queue(who: Principal = Depends(platform_admin),
                        svc: Services = Depends(services)) -> dict[str, Any]:
     return {"object": "list",
-            "data": await asyncio.to_thread(svc.apps.catalog.review_queue, who)}
+            "data": await asyncio.to_thread(svc.apps.authoring.review_queue, who)}
 
 
 @router.post("/{slug}/approve")
 async def approve(slug: str, body: Review | None = None,
                   who: Principal = Depends(platform_admin),
                   svc: Services = Depends(services)) -> dict[str, Any]:
-    app = await asyncio.to_thread(svc.apps.catalog.review, who, slug, True,
+    app = await asyncio.to_thread(svc.apps.authoring.review, who, slug, True,
                                   body.reason if body else None)
     return app_view(app)
 
@@ -41,5 +41,5 @@ async def approve(slug: str, body: Review | None = None,
 @router.post("/{slug}/reject")
 async def reject(slug: str, body: Review, who: Principal = Depends(platform_admin),
                  svc: Services = Depends(services)) -> dict[str, Any]:
-    app = await asyncio.to_thread(svc.apps.catalog.review, who, slug, False, body.reason)
+    app = await asyncio.to_thread(svc.apps.authoring.review, who, slug, False, body.reason)
     return app_view(app)
