@@ -1,5 +1,5 @@
-"""The app catalogue: platform apps synced from `apps/`, tenants' own apps, and the review
-that lists a tenant's app for everyone.
+"""The app catalogue: platform apps synced from `apps/`, and what each caller may see of
+every app (tenants' own apps are made in `authoring`).
 
 Who sees an app is decided here and only here (`_visible`): a `listed` app everyone; the
 owner tenant its own app in any state; a platform admin everything. Anyone else gets 404,
