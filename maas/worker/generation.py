@@ -5,6 +5,9 @@ request is prefilled alone (batch 1) and its cache rows are merged into the runn
 (see `BatchCache`), then every step decodes one token for all rows at once. Rows leave the
 batch as soon as they finish (EOS, max_tokens, a stop sequence, or cancellation), so a
 long request never holds short ones hostage and a freed slot is reused at the next step.
+A sequence under a `response_format` owns an xgrammar matcher: its row is masked before
+sampling, the matcher advances on every accepted token, and the sequence stops when the
+grammar is complete (stop sequences do not apply to it: they could cut the JSON).
 On a small CPU model a batched step costs little more than a single-row step, which is
 where the aggregate throughput comes from.
 """
@@ -23,6 +26,7 @@ from transformers import DynamicCache
 
 from maas.worker.kvcache import BatchCache
 from maas.worker.sampling import SamplingParams, make_generator, sample_batch
+from maas.worker.structured import new_matcher
 from maas.worker.text import TextStream
 
 log = logging.getLogger(__name__)
@@ -55,6 +59,7 @@ class Sequence:
     generator: torch.Generator
     output_ids: list[int] = field(default_factory=list)
     finish_reason: str | None = None
+    matcher: Any = None  # xgrammar GrammarMatcher when the request has a response_format
 
 
 class GenerationRequest:
@@ -79,11 +84,14 @@ class GenerationRequest:
 
 def build_request(prompt_ids: list[int], params: SamplingParams, n: int, tokenizer: Any,
                   on_event: Callable[[SeqEvent], None], first_index: int = 0) -> GenerationRequest:
-    """A request of `n` sequences with independent RNGs (`seed + i` when seeded)."""
+    """A request of `n` sequences with independent RNGs (`seed + i` when seeded) and,
+    under a grammar, independent matchers."""
+    constrained = params.grammar is not None
     sequences = [
         Sequence(index=first_index + i, params=params,
-                 stream=TextStream(tokenizer, prompt_ids, params.stop),
-                 generator=make_generator(params.seed, i))
+                 stream=TextStream(tokenizer, prompt_ids, [] if constrained else params.stop),
+                 generator=make_generator(params.seed, i),
+                 matcher=new_matcher(params.grammar) if constrained else None)
         for i in range(n)
     ]
     return GenerationRequest(prompt_ids, sequences, on_event)
@@ -214,7 +222,8 @@ class GenerationEngine:
         assert request.cache is not None
         logits = logits.expand(len(request.sequences), -1)
         tokens = sample_batch(logits, [s.params for s in request.sequences],
-                              [s.generator for s in request.sequences])
+                              [s.generator for s in request.sequences],
+                              matchers=[s.matcher for s in request.sequences])
         self._batch.add(request.cache, len(request.prompt_ids), copies=len(request.sequences))
         request.cache = None
         self._rows += [(request, seq) for seq in request.sequences]
@@ -240,7 +249,8 @@ class GenerationEngine:
         self._batch.advance(mask)
         tokens = sample_batch(out.logits[:, -1], [s.params for _, s in self._rows],
                               [s.generator for _, s in self._rows],
-                              [s.output_ids for _, s in self._rows])
+                              [s.output_ids for _, s in self._rows],
+                              [s.matcher for _, s in self._rows])
         for (request, seq), token in zip(self._rows, tokens, strict=True):
             self._accept(request, seq, token)
         self._drop_finished()
@@ -249,7 +259,13 @@ class GenerationEngine:
     def _accept(self, request: GenerationRequest, seq: Sequence, token: int) -> None:
         seq.output_ids.append(token)
         self.tokens_generated += 1
-        if token in self.eos_ids and not seq.params.ignore_eos:
+        if seq.matcher is not None and not seq.matcher.accept_token(token):  # cannot happen
+            log.error("token %d is outside the grammar despite the mask", token)
+            self._finish(request, seq, "error")
+            return
+        # A grammar terminates only on a stop token (EOS), even under ignore_eos.
+        grammar_done = seq.matcher is not None and seq.matcher.is_terminated()
+        if grammar_done or (token in self.eos_ids and not seq.params.ignore_eos):
             self._finish(request, seq, "stop")
             return
         text = seq.stream.push(token)

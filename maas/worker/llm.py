@@ -3,7 +3,8 @@
 The server talks to this (or to a fake with the same methods in tests): it turns chat
 messages or a prompt into token ids, applies the manifest's defaults and the context
 limit, and starts generations whose events arrive through a callback from the engine
-thread.
+thread. It also compiles `response_format` grammars (in the caller's thread: request
+handlers call `compile_grammar` through `asyncio.to_thread`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Any
 
 from maas.catalog.models import ModelManifest
 from maas.settings import Settings
-from maas.worker.errors import PromptTooLong
+from maas.worker.errors import PromptTooLong, WorkerError
 from maas.worker.generation import GenerationEngine, GenerationRequest, SeqEvent, build_request
 from maas.worker.sampling import SamplingParams
+from maas.worker.structured import Grammar, GrammarCache, OutputFormat
 
 __all__ = ["PromptTooLong", "TransformersBackend"]
 
@@ -55,6 +57,8 @@ class TransformersBackend:
         self.model: Any = None
         self.engine: GenerationEngine | None = None
         self.context_length = manifest.context_length
+        self._grammars: GrammarCache | None = None
+        self._grammars_missing = "the model is not loaded"
 
     @property
     def has_chat_template(self) -> bool:
@@ -79,6 +83,7 @@ class TransformersBackend:
         model_limit = getattr(self.model.config, "max_position_embeddings", None)
         if model_limit:
             self.context_length = min(self.context_length, int(model_limit))
+        self.load_grammars()
         self.engine = GenerationEngine(self.model, self.eos_ids(),
                                        self.settings.max_batch_size)
         self.engine.start()
@@ -96,6 +101,43 @@ class TransformersBackend:
         elif configured:
             ids.update(int(i) for i in configured)
         return ids
+
+    def vocab_size(self) -> int:
+        """Width of the model's logits (what a token mask must cover; may exceed the
+        tokenizer's vocabulary when the embedding matrix is padded)."""
+        head = self.model.get_output_embeddings() if hasattr(
+            self.model, "get_output_embeddings") else None
+        width = getattr(head, "out_features", None)
+        return int(width or self.model.config.vocab_size)
+
+    def load_grammars(self) -> None:
+        """Build the grammar compiler from the tokenizer, before the engine starts.
+
+        At load, not on first use: reading the vocabulary needs the tokenizer (0.2 s for
+        SmolLM2, 1.4 s for Gemma's 262k tokens), and later that would hold the tokenizer
+        lock, and so the engine's detokenising, for that long. Without xgrammar (or with
+        a tokenizer it cannot read) the worker still serves text; response_format is a 400.
+        """
+        started = time.monotonic()
+        try:
+            self._grammars = GrammarCache.from_tokenizer(self.tokenizer, self.vocab_size(),
+                                                         self.eos_ids())
+            log.info("structured output ready in %.1f s", time.monotonic() - started)
+        except Exception as exc:  # WorkerError when xgrammar is missing, anything else
+            self._grammars_missing = getattr(exc, "message", None) or repr(exc)
+            log.warning("structured output unavailable: %s", self._grammars_missing)
+
+    def compile_grammar(self, fmt: OutputFormat) -> Grammar:
+        """The xgrammar grammar for a response_format (cached; raises WorkerError).
+
+        Slow on a cache miss (about a second for a schema with long strings): call it
+        off the event loop and off the engine thread.
+        """
+        if self._grammars is None:
+            raise WorkerError(f"'response_format' is not available on this model server: "
+                              f"{self._grammars_missing}", param="response_format",
+                              code="unsupported_parameter")
+        return self._grammars.compile(fmt)
 
     def close(self) -> None:
         if self.engine is not None:

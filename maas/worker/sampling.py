@@ -3,13 +3,15 @@
 Rows in one decode step belong to different requests, so temperature, top_p and the
 random generator are per row. Each sequence owns a `torch.Generator`: seeded from the
 request's `seed` it makes the same seed give the same text regardless of what else shares
-the batch.
+the batch. Rows under a `response_format` carry an xgrammar matcher: their logits are
+masked to the tokens the grammar allows before anything else looks at them.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -29,6 +31,7 @@ class SamplingParams:
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
     ignore_eos: bool = False  # vLLM's extension; benchmarks use it for fixed-length output
+    grammar: Any = None  # structured.Grammar from `response_format`
 
 
 def make_generator(seed: int | None, offset: int = 0) -> torch.Generator:
@@ -81,16 +84,37 @@ def apply_penalties(logits: torch.Tensor, params: list[SamplingParams],
     return logits
 
 
+def mask_logits(logits: torch.Tensor, matchers: list[Any | None]) -> torch.Tensor:
+    """A float32 copy of `logits` [B, V] with disallowed tokens at -inf on constrained rows.
+
+    Rows whose matcher is None are left exactly as they were. A copy, because the input
+    may be an expanded view (n choices share one prefill row) or the model's own output.
+    """
+    import xgrammar as xgr  # only ever reached with a grammar, so it is installed
+
+    rows = [i for i, m in enumerate(matchers) if m is not None]
+    masked = logits.float().clone(memory_format=torch.contiguous_format)
+    bitmask = xgr.allocate_token_bitmask(len(matchers), masked.shape[-1])
+    for i in rows:
+        matchers[i].fill_next_token_bitmask(bitmask, i)
+    xgr.apply_token_bitmask_inplace(masked, bitmask, indices=rows)
+    return masked
+
+
 def sample_batch(logits: torch.Tensor, params: list[SamplingParams],
                  generators: list[torch.Generator],
-                 history: list[list[int]] | None = None) -> list[int]:
+                 history: list[list[int]] | None = None,
+                 matchers: list[Any | None] | None = None) -> list[int]:
     """Next token per row of `logits` [B, V], each row with its own parameters.
 
     Vectorised where it matters on a CPU: one argmax for greedy rows, one softmax and one
     top-k for sampled rows. Nucleus sampling looks at the TOP_CANDIDATES most likely
     tokens only when they already hold top_p of the mass (then the result is exact);
-    flat distributions fall back to a full sort of that row.
+    flat distributions fall back to a full sort of that row. `matchers` (one per row,
+    None = unconstrained) restrict grammar-constrained rows to the tokens they allow.
     """
+    if matchers is not None and any(m is not None for m in matchers):
+        logits = mask_logits(logits, matchers)
     logits = logits.float()
     if history is not None:
         logits = apply_penalties(logits, params, history)

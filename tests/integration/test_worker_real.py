@@ -128,6 +128,48 @@ def test_chat_streams_deltas_and_usage(smollm: str) -> None:
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0
 
 
+TOOL_CALL_SCHEMA = {
+    "type": "object",
+    "properties": {"action": {"type": "string", "enum": ["kb_search", "calculator", "answer"]},
+                   "input": {"type": "string", "maxLength": 200}},
+    "required": ["action", "input"],
+}
+
+
+def test_chat_json_schema_is_followed(smollm: str) -> None:
+    """xgrammar-constrained decoding on the real model: greedy, sampled and streamed
+    replies all parse as JSON matching the schema and end with "stop", not "length"."""
+    import json
+
+    client = _client(smollm)
+    messages = [{"role": "user", "content": "What is 17 times 23? Reply in JSON with the "
+                                            "tool to use (action) and its input."}]
+    fmt = {"type": "json_schema",
+           "json_schema": {"name": "tool_call", "schema": TOOL_CALL_SCHEMA, "strict": True}}
+    greedy = client.chat.completions.create(model="smollm2-135m-instruct", messages=messages,
+                                            temperature=0, max_tokens=300, response_format=fmt)
+    sampled = client.chat.completions.create(model="smollm2-135m-instruct", messages=messages,
+                                             temperature=1.0, seed=3, n=3, max_tokens=300,
+                                             response_format=fmt, stop=['"'])
+    stream = client.chat.completions.create(model="smollm2-135m-instruct", messages=messages,
+                                            temperature=0, max_tokens=300, response_format=fmt,
+                                            stream=True)
+    streamed = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert streamed == greedy.choices[0].message.content
+    for choice in [*greedy.choices, *sampled.choices]:
+        assert choice.finish_reason == "stop"
+        value = json.loads(choice.message.content)
+        assert set(value) == {"action", "input"}
+        assert value["action"] in {"kb_search", "calculator", "answer"}
+        assert isinstance(value["input"], str) and len(value["input"]) <= 200
+    with pytest.raises(openai.BadRequestError) as exc:
+        client.chat.completions.create(
+            model="smollm2-135m-instruct", messages=messages,
+            response_format={"type": "json_schema",
+                             "json_schema": {"name": "bad", "schema": {"type": "objectx"}}})
+    assert "response_format" in str(exc.value)
+
+
 def test_seeded_sampling_is_reproducible(smollm: str) -> None:
     client = _client(smollm)
 

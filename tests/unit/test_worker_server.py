@@ -200,7 +200,7 @@ def test_completions_use_manifest_defaults_and_stream(base: TestClient) -> None:
 @pytest.mark.parametrize(("body", "param"), [
     (_chat_body(tools=[{"type": "function", "function": {"name": "f"}}]), "tools"),
     (_chat_body(logprobs=True), "logprobs"),
-    (_chat_body(response_format={"type": "json_object"}), "response_format"),
+    (_chat_body(response_format={"type": "grammar"}), "response_format"),
     (_chat_body(logit_bias={"1": 5}), "logit_bias"),
     (_chat_body(frequency_penalty=3), "frequency_penalty"),
     (_chat_body(temperature=5), "temperature"),
