@@ -22,6 +22,7 @@ KB_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,63}$"
 #: again. `INDEX_FORMAT`: when the index files change: indexes are rebuilt (from cache).
 CHUNK_FORMAT = "1"
 INDEX_FORMAT = "2"
+GLOSSARY_FILE = "glossary.tsv"
 DOCUMENT_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".csv",
                      ".xlsx"}
 
@@ -95,6 +96,11 @@ class PlatformKnowledgeBase:
                                                        p.relative_to(folder).parts))
         return sorted(found)
 
+    def glossary(self) -> str | None:
+        """The bilingual term base (`glossary.tsv`) if the folder has one."""
+        path = self.folder / GLOSSARY_FILE
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+
     def name_of(self, path: Path) -> str:
         """A document's name: its path relative to the first source folder holding it."""
         for source in self.manifest.sources:
@@ -111,6 +117,9 @@ class PlatformKnowledgeBase:
         for path in self.documents():
             digest.update(b"\0" + self.name_of(path).encode() + b"\0")
             digest.update(hashlib.sha256(path.read_bytes()).digest())
+        glossary = self.glossary()
+        if glossary is not None:
+            digest.update(b"\0glossary\0" + hashlib.sha256(glossary.encode()).digest())
         return digest.hexdigest()
 
 

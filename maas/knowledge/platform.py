@@ -22,6 +22,7 @@ from sqlmodel import select
 
 from maas.catalog.knowledge import CHUNK_FORMAT, PlatformKnowledgeBase
 from maas.db.tables import KnowledgeBase, KnowledgeDocument, utcnow
+from maas.knowledge.glossary import Glossary
 from maas.knowledge.ingest import ingest, page_count, read_chunk_files, write_chunk_files
 from maas.knowledge.service import KnowledgeService
 from maas.knowledge.store import StoredChunk, current_version, stack, write_version
@@ -149,10 +150,13 @@ class PlatformBuilder:
                 size=len(data), sha256=digest, chunks=len(doc_chunks),
                 pages=page_count(doc_chunks)))
         matrix = stack(vectors)
+        glossary = kb.glossary()
+        if glossary is not None:
+            Glossary.parse(glossary)  # a broken term base fails the build, not the searches
         version = await asyncio.to_thread(
             write_version, self.service.root / kb.id, chunks, matrix,
             {"embedding_model": m.embedding_model, "dimensions": int(matrix.shape[1]),
-             "source_hash": source_hash})
+             "source_hash": source_hash}, glossary)
         await asyncio.to_thread(self._commit, kb.id, version, source_hash, documents,
                                 len(chunks))
         for stale in cache.glob("*"):

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from maas.knowledge.cleaning import text_language
+from maas.knowledge.glossary import Glossary
 from maas.knowledge.lexical import BM25Index
 
 RRF_K = 60
@@ -92,7 +93,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def write_version(kb_dir: Path, chunks: Sequence[StoredChunk], vectors: np.ndarray,
-                  meta: dict[str, Any]) -> str:
+                  meta: dict[str, Any], glossary: str | None = None) -> str:
     """Write a complete new index version and make it current; returns its name."""
     import faiss
 
@@ -113,6 +114,8 @@ def write_version(kb_dir: Path, chunks: Sequence[StoredChunk], vectors: np.ndarr
         faiss.write_index(index, str(staging / "vectors.faiss"))
         _write_neutral(staging, chunks, matrix, index.d)
         BM25Index.build([c.text for c in chunks]).save(staging)
+        if glossary is not None:
+            (staging / "glossary.tsv").write_text(glossary, encoding="utf-8")
         (staging / "meta.json").write_text(json.dumps(
             {**meta, "version": version, "chunks": len(chunks)}, ensure_ascii=False),
             encoding="utf-8")
@@ -183,6 +186,9 @@ class Snapshot:
             self.centroids = np.load(directory / "languages.npz",
                                      allow_pickle=False)["centroids"]
         self.bm25 = BM25Index.load(directory)
+        path = directory / "glossary.tsv"
+        self.glossary = (Glossary.parse(path.read_text(encoding="utf-8")) if path.exists()
+                         else None)
 
     @classmethod
     def open(cls, kb_dir: Path) -> Snapshot | None:
@@ -237,8 +243,16 @@ class Snapshot:
         # Weighted RRF: the lexical list counts as much as its best hit covers the query.
         lex_weight = (1.0 if query_vector is None or not lexical else
                       self.bm25.coverage(terms, lexical[0][0]))
+        lists = [(lex_rank, lex_weight), (vec_rank, 1.0)]
+        translated = self.glossary.translate(query) if self.glossary else []
+        if translated:  # the question's terms in the other language: a second BM25 list
+            other = self.bm25.query_terms(" ".join(translated))
+            found = self.bm25.search(other, candidates, mask)
+            if found:  # weighted like the first: by how much of it its best hit covers
+                lists.append(({doc: rank for rank, (doc, _) in enumerate(found, start=1)},
+                              self.bm25.coverage(other, found[0][0])))
         fused: dict[int, float] = {}
-        for ranks, weight in ((lex_rank, lex_weight), (vec_rank, 1.0)):
+        for ranks, weight in lists:
             for doc, rank in ranks.items():
                 fused[doc] = fused.get(doc, 0.0) + weight / (RRF_K + rank)
         # The neutral list on the hybrid's scale (a hybrid hit ranked r in both of its

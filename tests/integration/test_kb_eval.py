@@ -35,6 +35,6 @@ def test_build_then_eval_the_shipped_sets(tmp_path: Path) -> None:
     hit5 = sum(r is not None and r <= 5 for r in ranks) / len(ranks)
     assert len(ranks) >= 60
     # Floors just under the measured figures (README): a regression fails here.
-    assert hit5 >= 0.75, reports
+    assert hit5 >= 0.8, reports
     for rep in reports:
         assert rep["overall"]["hitk"] >= 0.6, rep["kb_id"]

@@ -74,3 +74,46 @@ def test_empty_and_missing(tmp_path: Path) -> None:
     assert Snapshot.open(tmp_path) is None
     write_version(tmp_path, [], np.zeros((0, 16), dtype=np.float32), {"dimensions": 16})
     assert Snapshot.open(tmp_path).search("x", vector("x")) == []
+
+
+GLOSSARY = "zh\ten\n润滑泵 | 润滑油泵\tlubrication pump | lube pump\n仓库收货\tgoods receiving\n"
+
+
+def test_glossary_carries_a_question_into_the_other_language(tmp_path: Path) -> None:
+    from maas.knowledge.glossary import Glossary, GlossaryError
+
+    glossary = Glossary.parse(GLOSSARY)
+    assert glossary.translate("Check the lube pump first?") == ["润滑泵", "润滑油泵"]
+    assert glossary.translate("润滑泵不出油") == ["lubrication pump", "lube pump"]
+    assert glossary.translate("pumpkin lubrication") == []  # whole terms only
+    assert glossary.translate("Lube-pumps failing") == ["润滑泵", "润滑油泵"]  # stems
+    for bad in ("zh\ten\n润滑泵\n", "zh\ten\n\tpump\n", "a\tb\tc\n"):
+        with pytest.raises(GlossaryError, match="line"):
+            Glossary.parse(bad)
+
+    # With no vectors to help (a pure-lexical search), only the glossary can find the
+    # Chinese passage for the English question.
+    items = chunks(TEXTS)
+    write_version(tmp_path / "plain", items, np.stack([vector(t) for t in TEXTS]), {})
+    write_version(tmp_path / "termed", items, np.stack([vector(t) for t in TEXTS]), {},
+                  glossary=GLOSSARY)
+    question = "what to check on the lube pump"
+    plain = Snapshot.open(tmp_path / "plain").search(question, None, top_k=5)
+    termed = Snapshot.open(tmp_path / "termed").search(question, None, top_k=5)
+    assert "d1:0" not in {h.chunk.id for h in plain}
+    assert termed[0].chunk.id == "d1:0"
+
+
+def test_a_glossary_change_changes_the_content_hash(tmp_path: Path) -> None:
+    from maas.catalog.knowledge import load_kb_manifest
+
+    folder = tmp_path / "plant"
+    (folder / "docs").mkdir(parents=True)
+    (folder / "kb.yaml").write_text("id: plant\nindustry: x\ntitle: {zh: 厂, en: Plant}\n",
+                                    encoding="utf-8")
+    (folder / "docs" / "a.md").write_text("# A\n\ntext\n", encoding="utf-8")
+    kb = load_kb_manifest(folder)
+    before = kb.content_hash()
+    (folder / "glossary.tsv").write_text(GLOSSARY, encoding="utf-8")
+    assert kb.content_hash() != before and kb.glossary() == GLOSSARY
+    assert [p.name for p in kb.documents()] == ["a.md"]

@@ -80,3 +80,14 @@ def test_every_gold_passage_is_in_exactly_its_document(kb) -> None:  # noqa: ANN
         others = [name for name, text in texts.items() if name != q.doc and gold in text]
         assert not others, f"{q.id}: gold also in {others}"
         assert q.cross_lingual == (q.lang != q.doc.rsplit(".", 1)[0].rsplit("-", 1)[-1]), q.id
+
+
+def test_every_platform_knowledge_base_has_a_term_base() -> None:
+    from maas.catalog.knowledge import load_kb_manifests
+    from maas.knowledge.glossary import Glossary
+
+    for kb in load_kb_manifests(REPO_ROOT / "knowledge_bases"):
+        text = kb.glossary()
+        assert text is not None, kb.id
+        glossary = Glossary.parse(text)
+        assert len(glossary.entries) >= 100, kb.id
