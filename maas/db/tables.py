@@ -351,6 +351,9 @@ class App(SQLModel, table=True):
     prompt: str = Field(sa_column=Column(Text, nullable=False))
     readme: str = Field(sa_column=Column(Text, nullable=False))
     status: str = Field(default="private", max_length=16)
+    #: A listed app's next version, waiting beside the live one until it is approved:
+    #: {version, manifest, prompt, readme, submitted, by}.
+    pending: dict[str, Any] | None = Field(default=None, sa_column=_json(nullable=True))
     review_reason: str | None = Field(default=None, max_length=2000)
     reviewed_by: str | None = Field(default=None, max_length=64)
     created_by: str | None = Field(default=None, max_length=64)

@@ -94,31 +94,37 @@ class AppAuthoring:
 
     def update(self, who: Principal, slug: str, data: dict[str, Any] | None,
                prompt: str | None, readme: str | None) -> App:
-        """A new version (patch bumped unless the manifest raises it). A listed or pending
-        app goes back to review: what others run is always what an admin approved."""
+        """A new version (patch bumped unless the manifest raises it). A listed app keeps
+        serving its approved version; the edit waits beside it as the pending version
+        until it is submitted and approved: what others run is always what an admin
+        approved, and they never lose the app while a change is reviewed."""
         with self.db.session() as s:
             app = self._owned(s, who, slug)
-        merged = {**app.manifest, **(data or {}), "slug": slug}
-        if (data or {}).get("version") in (None, app.version):
-            merged["version"] = _bump(app.version)
-        prompt = app.prompt if prompt is None else prompt
+        base = app.pending or {"version": app.version, "manifest": app.manifest,
+                               "prompt": app.prompt, "readme": app.readme}
+        merged = {**base["manifest"], **(data or {}), "slug": slug}
+        if (data or {}).get("version") in (None, base["version"]):
+            merged["version"] = _bump(base["version"])
+        prompt = base["prompt"] if prompt is None else prompt
+        readme = base["readme"] if readme is None else readme
         manifest = self.validate(who, merged, prompt)
+        data_json = manifest.model_dump(mode="json", by_alias=True)
         with self.db.session(write=True) as s:
             app = self._owned(s, who, slug)
             if s.exec(select(AppVersion).where(AppVersion.slug == slug,
                                                AppVersion.version == manifest.version)).first():
                 raise Conflict(f"version {manifest.version} exists; raise the version",
                                param="version")
-            app.manifest = manifest.model_dump(mode="json", by_alias=True)
-            app.version, app.industry, app.category = (manifest.version, manifest.industry,
-                                                       manifest.category)
-            app.prompt, app.readme = prompt, app.readme if readme is None else readme
-            if app.status in (LISTED, PENDING):
-                app.status = PENDING
+            if app.status == LISTED:
+                app.pending = {"version": manifest.version, "manifest": data_json,
+                               "prompt": prompt, "readme": readme, "submitted": False,
+                               "by": who.actor}
+            else:
+                _apply(app, data_json, prompt, readme)
+                s.add(version_row(app, who.actor))
             app.updated_at = utcnow()
-            s.add(version_row(app, who.actor))
             audit.record(s, who, "app.update", "app", slug, who.tenant_id,
-                         version=app.version)
+                         version=manifest.version)
         return app
 
     def delete(self, who: Principal, slug: str) -> None:
@@ -138,17 +144,34 @@ class AppAuthoring:
         with self.db.session(write=True) as s:
             app = self._owned(s, who, slug)
             if app.status == LISTED:
-                raise Conflict(f"app {slug!r} is already listed")
-            app.status, app.review_reason, app.updated_at = PENDING, None, utcnow()
-            audit.record(s, who, "app.submit", "app", slug, who.tenant_id, version=app.version)
+                if app.pending is None:
+                    raise Conflict(f"app {slug!r} is listed; edit it to submit a new version")
+                app.pending = {**app.pending, "submitted": True}
+                version = app.pending["version"]
+            else:
+                app.status, version = PENDING, app.version
+            app.review_reason, app.updated_at = None, utcnow()
+            audit.record(s, who, "app.submit", "app", slug, who.tenant_id, version=version)
         return app
 
     def review_queue(self, who: Principal) -> list[dict[str, Any]]:
+        """New apps waiting to be listed, and listed apps with a new version to review
+        (shown as that version)."""
         require_platform_admin(who)
         with self.db.session() as s:
-            apps = s.exec(select(App).where(App.status == PENDING)
-                          .order_by(col(App.updated_at)))
-            return [app_view(a, detail=True) for a in apps]
+            apps = list(s.exec(select(App).where(col(App.tenant_id).is_not(None),
+                                                 col(App.status).in_([PENDING, LISTED]))
+                               .order_by(col(App.updated_at))))
+        views = []
+        for app in apps:
+            if app.status == PENDING:
+                views.append(app_view(app, detail=True))
+            elif (app.pending or {}).get("submitted"):
+                candidate = App.model_validate(app.model_dump())
+                _apply(candidate, app.pending["manifest"], app.pending["prompt"],
+                       app.pending["readme"])
+                views.append({**app_view(candidate, detail=True), "update_of": app.version})
+        return views
 
     def review(self, who: Principal, slug: str, approve: bool, reason: str | None) -> App:
         require_platform_admin(who)
@@ -157,11 +180,28 @@ class AppAuthoring:
                                  param="reason")
         with self.db.session(write=True) as s:
             app = s.get(App, slug)
-            if app is None or app.status != PENDING:
+            update = app is not None and app.status == LISTED and bool(
+                (app.pending or {}).get("submitted"))
+            if app is None or not (app.status == PENDING or update):
                 raise NotFound(f"no app {slug!r} is waiting for review", param="slug")
-            app.status = LISTED if approve else REJECTED
+            version = app.pending["version"] if update and app.pending else app.version
+            if update and app.pending:
+                if approve:  # the new version goes live, for every subscriber at once
+                    pending, app.pending = app.pending, None
+                    _apply(app, pending["manifest"], pending["prompt"], pending["readme"])
+                    s.add(version_row(app, pending.get("by")))
+                else:
+                    app.pending = {**app.pending, "submitted": False}
+            else:
+                app.status = LISTED if approve else REJECTED
             app.review_reason = None if approve else reason
             app.reviewed_by, app.updated_at = who.actor, utcnow()
             audit.record(s, who, "app.approve" if approve else "app.reject", "app", slug,
-                         app.tenant_id, version=app.version, reason=reason)
+                         app.tenant_id, version=version, reason=reason)
         return app
+
+
+def _apply(app: App, manifest: dict[str, Any], prompt: str, readme: str) -> None:
+    app.manifest, app.prompt, app.readme = manifest, prompt, readme
+    app.version, app.industry, app.category = (manifest["version"], manifest["industry"],
+                                               manifest["category"])

@@ -182,7 +182,11 @@ class AppCatalog:
             app = self._visible(who, s.get(App, slug), slug)
             count = self.subscribers(s, [slug]).get(slug, 0)
             subscribed = slug in self.subscribed(s, who.tenant_id)
-        return app_view(app, count, subscribed, detail=True)
+        view = app_view(app, count, subscribed, detail=True)
+        if app.pending and (who.is_platform_admin or app.tenant_id == who.tenant_id):
+            view["pending_version"] = {"version": app.pending["version"],
+                                       "submitted": bool(app.pending.get("submitted"))}
+        return view
 
     def versions(self, who: Principal, slug: str) -> list[dict[str, Any]]:
         with self.db.session() as s:

@@ -373,6 +373,36 @@ def test_submit_approve_listing_sharing_and_isolation(store: Store) -> None:
     assert ok(httpx.get(f"{base}/v1/apps/bolt-torque", headers=bearer(b.key)))[
         "subscribers"] == 2
 
+    # An edit of the listed app waits beside the live version: B keeps running 1.0.1.
+    edited = ok(httpx.patch(f"{base}/v1/apps/bolt-torque", headers=bearer(a.key), json={
+        "prompt": "Answer torque questions from the sources. Mention the bolt grade."}))
+    assert edited["version"] == "1.0.1" and edited["pending_version"] == {
+        "version": "1.0.2", "submitted": False}
+    shown_to_b = ok(httpx.get(f"{base}/v1/apps/bolt-torque", headers=bearer(b.key)))
+    assert shown_to_b["status"] == "listed" and "pending_version" not in shown_to_b
+    assert ok(httpx.get(f"{base}/admin/v1/apps/reviews", headers=ADMIN))["data"] == []
+    ok(httpx.post(f"{base}/v1/apps/bolt-torque/submit", headers=bearer(a.key)))
+    queue = ok(httpx.get(f"{base}/admin/v1/apps/reviews", headers=ADMIN))["data"]
+    assert [(x["slug"], x["version"], x["update_of"]) for x in queue] == [
+        ("bolt-torque", "1.0.2", "1.0.1")]
+    ok(httpx.post(f"{base}/v1/chat/completions", headers=bearer(b.key), json={
+        "model": "app:bolt-torque", "messages": [{"role": "user", "content": "M12?"}]}))
+    assert "bolt grade" not in store.engine.requests[-1]["messages"][0]["content"]
+    ok(httpx.post(f"{base}/admin/v1/apps/bolt-torque/reject", headers=ADMIN,
+                  json={"reason": "Say which grades."}))
+    assert ok(httpx.get(f"{base}/v1/apps/bolt-torque", headers=bearer(a.key)))[
+        "pending_version"] == {"version": "1.0.2", "submitted": False}
+    ok(httpx.post(f"{base}/v1/apps/bolt-torque/submit", headers=bearer(a.key)))
+    live = ok(httpx.post(f"{base}/admin/v1/apps/bolt-torque/approve", headers=ADMIN))
+    assert live["version"] == "1.0.2" and live["status"] == "listed"
+    ok(httpx.post(f"{base}/v1/chat/completions", headers=bearer(b.key), json={
+        "model": "app:bolt-torque", "messages": [{"role": "user", "content": "M12?"}]}))
+    assert "bolt grade" in store.engine.requests[-1]["messages"][0]["content"]
+    versions = ok(httpx.get(f"{base}/v1/apps/bolt-torque/versions", headers=bearer(b.key)))
+    assert [v["version"] for v in versions["data"]] == ["1.0.2", "1.0.1", "1.0.0"]
+    r = httpx.post(f"{base}/v1/apps/bolt-torque/submit", headers=bearer(a.key))
+    assert r.status_code == 409  # listed, nothing new to review
+
 
 def test_form_app_runs_and_document(store: Store) -> None:
     base = store.base
