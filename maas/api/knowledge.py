@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, UploadFile
+from fastapi import APIRouter, Depends, File, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from maas.api.deps import principal, services
 from maas.errors import InvalidRequest
 from maas.knowledge.service import DEFAULT_EMBEDDING_MODEL, document_view, kb_view
 from maas.knowledge.uploads import DocumentTooLarge
+from maas.metering.charges import record_usage
+from maas.metering.pricing import Price
 from maas.services import Services
 from maas.tenancy.principal import Principal
 
@@ -100,14 +102,28 @@ async def delete(kb_id: str, who: Principal = Depends(principal),
 
 
 @router.post("/{kb_id}/documents", status_code=201)
-async def upload(kb_id: str, file: UploadFile = File(...),
+async def upload(kb_id: str, request: Request, file: UploadFile = File(...),
                  who: Principal = Depends(principal), svc: Services = Depends(services)
                  ) -> dict[str, Any]:
     limit = int(svc.settings.max_upload_mb * 1_000_000)
     await asyncio.to_thread(svc.knowledge.get, who, kb_id)  # 404 before reading the body
     data = await _read_limited(file, limit)
-    doc = await svc.knowledge.add_document(who, kb_id, file.filename or "", data)
-    return document_view(doc)
+    doc, tokens = await svc.knowledge.add_document(who, kb_id, file.filename or "", data)
+    if svc.meter.enabled and tokens:
+        await asyncio.to_thread(_meter_ingest, svc, who, doc.kb_id, tokens,
+                                request.scope.get("state", {}).get("request_id"))
+    return {**document_view(doc), "embedding_tokens": tokens}
+
+
+def _meter_ingest(svc: Services, who: Principal, kb_id: str, tokens: int,
+                  request_id: str | None) -> None:
+    """The document's embeddings, metered and charged like an embeddings request."""
+    model_id = svc.knowledge.get(who, kb_id).embedding_model
+    manifest = svc.router.manifest(model_id)
+    cost = Price.of(manifest.pricing).cost(tokens, 0)
+    with svc.db.session(write=True) as session:
+        record_usage(session, who, model_id, manifest.industries, "knowledge.ingest", cost,
+                     prompt_tokens=tokens, request_id=request_id)
 
 
 @router.get("/{kb_id}/documents")

@@ -170,8 +170,9 @@ class KnowledgeService:
         return self.root / kb_id / "docs"
 
     async def add_document(self, who: Principal, kb_id: str, filename: str, data: bytes
-                           ) -> KnowledgeDocument:
-        """Ingest (or re-ingest, by name) one document; all or nothing."""
+                           ) -> tuple[KnowledgeDocument, int]:
+        """Ingest (or re-ingest, by name) one document; all or nothing. Returns the
+        document and the embedding tokens it took (for metering)."""
         kb = self.get(who, kb_id)
         self._writable(who, kb)
         upload = check_upload(filename, data, self.max_upload_bytes)
@@ -214,7 +215,7 @@ class KnowledgeService:
                 raise
             for old in replaced:
                 self._remove_doc_files(kb_id, old)
-            return doc
+            return doc, ingested.tokens
 
     async def delete_document(self, who: Principal, kb_id: str, doc_id: str) -> None:
         kb = self.get(who, kb_id)

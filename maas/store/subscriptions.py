@@ -20,7 +20,7 @@ from maas.catalog.apps import AppManifest
 from maas.db.database import Database
 from maas.db.tables import App, AppSubscription, utcnow
 from maas.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
-from maas.metering.app_charges import AppCharge, charge
+from maas.metering.charges import AppCharge, charge
 from maas.metering.pricing import credits_to_micro
 from maas.store.catalog import LISTED, AppCatalog, app_view, manifest_of
 from maas.tenancy import audit

@@ -50,6 +50,11 @@ def test_upload_search_isolation_and_bad_input(kb_gateway: tuple[str, Path]) -> 
                        ["冷却液浓度应保持在百分之五到八之间。"]])
     doc = ok(_upload(base, a.key, kb["id"], "主轴手册.pdf", pdf), 201)
     assert doc["kind"] == "pdf" and doc["pages"] == 3 and doc["chunks"] >= 3
+    assert doc["embedding_tokens"] > 0
+    ingest = [u for u in ok(httpx.get(a.api("/usage"), headers=bearer(a.key)))["data"]
+              if u["endpoint"] == "knowledge.ingest"]
+    assert len(ingest) == 1 and ingest[0]["model"] == "fake-embed"
+    assert ingest[0]["prompt_tokens"] == doc["embedding_tokens"] and ingest[0]["cost"] > 0
     ok(_upload(base, a.member_token, kb["id"], "电机.docx", docx_bytes()), 201)
     hits = ok(httpx.post(f"{base}/v1/knowledge_bases/{kb['id']}/search", headers=bearer(a.key),
                          json={"query": "报警 2001 主轴过热怎么办", "top_k": 3}))["data"]

@@ -30,7 +30,7 @@ from maas.errors import (
 )
 from maas.knowledge.cleaning import text_language
 from maas.knowledge.grounding import query_of
-from maas.metering.app_charges import affordable, charge
+from maas.metering.charges import affordable, charge
 from maas.services import Services
 from maas.store.catalog import render_readme
 from maas.store.forms import check_inputs, user_message, variables
