@@ -80,7 +80,8 @@ class RunStore:
         return Trace(run.id)
 
     def finish(self, trace: Trace, status: str, output: dict[str, Any] | None,
-               citations: list[dict[str, Any]], error: str | None = None) -> None:
+               citations: list[dict[str, Any]], error: str | None = None, cost: int = 0
+               ) -> None:
         with self.db.session(write=True) as s:
             run = s.get(AppRun, trace.run_id)
             if run is None:
@@ -90,13 +91,7 @@ class RunStore:
             run.prompt_tokens, run.completion_tokens = (trace.prompt_tokens,
                                                         trace.completion_tokens)
             run.error = clip(error, 2000) if error else None
-            run.finished_at = utcnow()
-
-    def add_cost(self, run_id: str, cost: int) -> None:
-        with self.db.session(write=True) as s:
-            run = s.get(AppRun, run_id)
-            if run is not None:
-                run.cost += cost
+            run.cost, run.finished_at = cost, utcnow()
 
     def get(self, who: Principal, run_id: str, slug: str | None = None) -> AppRun:
         with self.db.session() as s:

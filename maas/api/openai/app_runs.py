@@ -16,8 +16,9 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
+from maas.api.deps import in_session
 from maas.api.openai.grounded import source_budget
-from maas.api.openai.serving import Forwarder, _cap_completion
+from maas.api.openai.serving import Forwarder, open_forwarder
 from maas.catalog.models import ModelManifest
 from maas.engines.upstream import UpstreamStatusError
 from maas.errors import (
@@ -91,7 +92,7 @@ class AppRunner:
         """Check the fee can be paid, then retrieve and run the tool loop."""
         fee = self.ent.fee()
         if fee is not None:
-            await asyncio.to_thread(self._in_session, lambda s: affordable(s, self.who, fee))
+            await in_session(self.svc, lambda s: affordable(s, self.who, fee))
         query = query_of(conversation)
         language = text_language(query) if query else "en"
         self.trace = await asyncio.to_thread(
@@ -147,7 +148,7 @@ class AppRunner:
     async def call(self, payload: dict[str, Any]) -> dict[str, Any]:
         """One metered, non-streamed model call of the run (a decision step)."""
         payload = {**payload, "model": self.model.id}
-        forwarder = await self._forwarder(payload)
+        forwarder = await self.forwarder(payload)
         try:
             result = await forwarder.fetch("/chat/completions", payload)
         except UpstreamStatusError as exc:
@@ -160,18 +161,11 @@ class AppRunner:
             raise ClientGone()
         return result
 
-    async def _forwarder(self, payload: dict[str, Any], **options: Any) -> Forwarder:
-        svc = self.svc
-        admission = await svc.meter.admit(self.who, self.model, "chat.completions", payload,
-                                          self.request_id, app_id=self.ent.slug)
-        try:
-            route = await svc.router.route(self.model.id)
-        except BaseException:
-            await svc.meter.cancel(admission)
-            raise
-        _cap_completion(payload, admission)
-        return Forwarder(svc, self.request, "chat.completions", route, admission,
-                         public_model=f"{APP_PREFIX}{self.ent.slug}", **options)
+    async def forwarder(self, payload: dict[str, Any], **options: Any) -> Forwarder:
+        """An admitted, routed model call of this run, metered and charged to the app."""
+        return await open_forwarder(self.svc, self.request, self.who, self.model,
+                                    "chat.completions", payload, self.ent.slug,
+                                    public_model=f"{APP_PREFIX}{self.ent.slug}", **options)
 
     # --- ending -------------------------------------------------------------------------
 
@@ -182,7 +176,7 @@ class AppRunner:
         extra = {"citations": self.agent.citations(),
                  "app_run": {"id": self.trace.run_id, "app": self.ent.slug}}
         try:
-            forwarder = await self._forwarder(payload, extra=extra, on_done=self.done)
+            forwarder = await self.forwarder(payload, extra=extra, on_done=self.done)
         except BaseException as exc:
             await self.fail(exc)
             raise
@@ -203,12 +197,12 @@ class AppRunner:
         trace, citations = self.trace, self.agent.citations()
 
         def store() -> None:
-            self.svc.apps.runs.finish(trace, state, output or {"content": text}, citations,
-                                      None if ok else f"the answer ended with {status}")
+            cost = 0
             if fee is not None:
-                record = self._in_session(lambda s: charge(s, self.who, fee, self.request_id,
-                                                           full=False))
-                self.svc.apps.runs.add_cost(trace.run_id, record.cost)
+                with self.svc.db.session(write=True) as session:
+                    cost = charge(session, self.who, fee, self.request_id, full=False).cost
+            self.svc.apps.runs.finish(trace, state, output or {"content": text}, citations,
+                                      None if ok else f"the answer ended with {status}", cost)
 
         await asyncio.to_thread(store)
 
@@ -222,10 +216,6 @@ class AppRunner:
         await asyncio.to_thread(self.svc.apps.runs.finish, trace,
                                 "cancelled" if cancelled else "error", None,
                                 self.agent.citations() if self.agent else [], message)
-
-    def _in_session(self, work: Any) -> Any:
-        with self.svc.db.session(write=True) as session:
-            return work(session)
 
 
 def _today() -> str:
@@ -289,7 +279,7 @@ async def form_run(svc: Services, request: Request, who: Principal, slug: str,
         final["response_format"] = {"type": "json_schema", "json_schema": {
             "name": "output", "strict": True, "schema": manifest.output.json_schema}}
     try:
-        forwarder = await runner._forwarder(final)
+        forwarder = await runner.forwarder(final)
         result = await forwarder.fetch("/chat/completions", final)
     except BaseException as exc:
         await runner.fail(exc)

@@ -265,6 +265,22 @@ def _cap_completion(payload: dict[str, Any], admission: Admission | None) -> Non
     payload["max_tokens"] = per_choice
 
 
+async def open_forwarder(svc: Services, request: Request, who: Principal,
+                         manifest: ModelManifest, endpoint: str, payload: dict[str, Any],
+                         app_id: str | None = None, **options: Any) -> Forwarder:
+    """Admit the request and route it; the admission is undone if routing fails. The
+    payload's completion budget is capped to what the credits afford."""
+    request_id = request.scope.get("state", {}).get("request_id")
+    admission = await svc.meter.admit(who, manifest, endpoint, payload, request_id, app_id)
+    try:
+        route = await svc.router.route(manifest.id)
+    except BaseException:
+        await svc.meter.cancel(admission)
+        raise
+    _cap_completion(payload, admission)
+    return Forwarder(svc, request, endpoint, route, admission, **options)
+
+
 async def forward(svc: Services, request: Request, endpoint: str, body: OpenAIRequest,
                   who: Principal) -> Response:
     """The whole trip for one validated `/v1` request: admit, route, JSON or SSE, settle."""
@@ -273,15 +289,8 @@ async def forward(svc: Services, request: Request, endpoint: str, body: OpenAIRe
     extra: dict[str, Any] = {}
     if payload.get("knowledge_bases"):
         payload, extra["citations"] = await ground_request(svc, who, manifest, payload)
-    request_id = request.scope.get("state", {}).get("request_id")
-    admission = await svc.meter.admit(who, manifest, endpoint, payload, request_id)
-    try:
-        route = await svc.router.route(manifest.id)
-    except BaseException:
-        await svc.meter.cancel(admission)
-        raise
-    _cap_completion(payload, admission)
-    forwarder = Forwarder(svc, request, endpoint, route, admission, extra)
+    forwarder = await open_forwarder(svc, request, who, manifest, endpoint, payload,
+                                     extra=extra)
     path = ENDPOINT_PATHS[endpoint]
     if isinstance(body, SamplingRequest) and body.stream:
         return await forwarder.stream(path, payload, body.include_usage_in_stream())
