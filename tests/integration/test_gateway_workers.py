@@ -155,6 +155,22 @@ def test_killed_worker_is_restarted(client: openai.OpenAI) -> None:
     assert worker_pids("smollm2-135m-instruct") not in ([], pids)
 
 
+def new_tenant_key(server: str, tenant_id: str) -> str:
+    """A new tenant as a new user gets one: an owner who signs in and makes a key."""
+    admin = {"authorization": f"Bearer {KEY}"}
+    email, password = f"owner@{tenant_id}.example", "a long enough password"
+    assert httpx.post(f"{server}/admin/v1/users", headers=admin, json={
+        "email": email, "name": "Owner", "password": password}).status_code == 201
+    assert httpx.post(f"{server}/admin/v1/tenants", headers=admin, json={
+        "id": tenant_id, "name": tenant_id.upper(), "plan": "internal",
+        "owner_email": email}).status_code == 201
+    token = httpx.post(f"{server}/api/v1/auth/login",
+                       json={"email": email, "password": password}).json()["token"]
+    return httpx.post(f"{server}/api/v1/tenants/{tenant_id}/keys",
+                      headers={"authorization": f"Bearer {token}"},
+                      json={"name": "owner", "role": "tenant_owner"}).json()["key"]
+
+
 def test_new_tenant_uploads_pdf_and_docx_and_chats_with_citations(server: str) -> None:
     """The RAG acceptance path as a new user takes it: a fresh tenant, a knowledge base
     made with plain HTTP (as curl would), a Chinese PDF and a Word file uploaded, then a
@@ -162,18 +178,7 @@ def test_new_tenant_uploads_pdf_and_docx_and_chats_with_citations(server: str) -
     chat model, and citations that point at the page holding the answer."""
     from tests.support.documents import chinese_pdf, docx_bytes
 
-    admin = {"authorization": f"Bearer {KEY}"}
-    email, password = "owner@rag-new.example", "a long enough password"
-    assert httpx.post(f"{server}/admin/v1/users", headers=admin, json={
-        "email": email, "name": "Owner", "password": password}).status_code == 201
-    assert httpx.post(f"{server}/admin/v1/tenants", headers=admin, json={
-        "id": "rag-new", "name": "RAG New", "plan": "internal",
-        "owner_email": email}).status_code == 201
-    token = httpx.post(f"{server}/api/v1/auth/login",
-                       json={"email": email, "password": password}).json()["token"]
-    key = httpx.post(f"{server}/api/v1/tenants/rag-new/keys",
-                     headers={"authorization": f"Bearer {token}"},
-                     json={"name": "rag", "role": "tenant_owner"}).json()["key"]
+    key = new_tenant_key(server, "rag-new")
     auth = {"authorization": f"Bearer {key}"}
 
     kb = httpx.post(f"{server}/v1/knowledge_bases", headers=auth,
@@ -207,18 +212,7 @@ def test_tenant_app_with_tools_runs_on_real_models(server: str) -> None:
     decision in the trace is valid JSON naming an allowed action."""
     import json
 
-    admin = {"authorization": f"Bearer {KEY}"}
-    email, password = "owner@app-new.example", "a long enough password"
-    assert httpx.post(f"{server}/admin/v1/users", headers=admin, json={
-        "email": email, "name": "Owner", "password": password}).status_code == 201
-    assert httpx.post(f"{server}/admin/v1/tenants", headers=admin, json={
-        "id": "app-new", "name": "App New", "plan": "internal",
-        "owner_email": email}).status_code == 201
-    token = httpx.post(f"{server}/api/v1/auth/login",
-                       json={"email": email, "password": password}).json()["token"]
-    key = httpx.post(f"{server}/api/v1/tenants/app-new/keys",
-                     headers={"authorization": f"Bearer {token}"},
-                     json={"name": "apps", "role": "tenant_owner"}).json()["key"]
+    key = new_tenant_key(server, "app-new")
     auth = {"authorization": f"Bearer {key}"}
     kb = httpx.post(f"{server}/v1/knowledge_bases", headers=auth,
                     json={"name": "motors"}).json()
