@@ -23,6 +23,10 @@ from maas.api.errors import install_error_handlers
 from maas.api.manage import audit, auth, credits, keys, members, usage
 from maas.api.metrics import Metrics
 from maas.api.openai import chat, completions, embeddings, models
+from maas.api.tools import diagnosis as tool_diagnosis
+from maas.api.tools import index as tool_index
+from maas.api.tools import parsers as tool_parsers
+from maas.api.tools import thing_models as tool_thing_models
 from maas.catalog.apps import load_app_packages
 from maas.catalog.knowledge import PlatformKnowledgeBase, load_kb_manifests
 from maas.catalog.models import load_model_manifests
@@ -45,6 +49,7 @@ from maas.store.service import AppStore
 from maas.store.tools import ToolRegistry
 from maas.tenancy.auth_cache import PrincipalCache
 from maas.tenancy.bootstrap import bootstrap
+from maas.toolbox.service import Toolbox
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +109,8 @@ def build_services(settings: Settings, selector: EngineSelector | None = None) -
         record = registry.snapshot.get(model_id)
         return record.kind if record is not None else None
 
-    apps = AppStore.build(db, ToolRegistry.default(), model_kind, knowledge.get,
+    toolbox = Toolbox.build(db, settings.parser_builds)
+    apps = AppStore.build(db, ToolRegistry.default(toolbox=toolbox), model_kind, knowledge.get,
                           load_app_packages(settings.apps_dir))
     return Services(
         settings=settings, db=db, registry=registry, supervisor=supervisor,
@@ -113,7 +119,7 @@ def build_services(settings: Settings, selector: EngineSelector | None = None) -
         meter=Meter(db, create_limiter(settings.redis_url,
                                        lease_ttl=settings.upstream_timeout + 60),
                     enabled=settings.metering),
-        knowledge=knowledge, apps=apps,
+        knowledge=knowledge, apps=apps, toolbox=toolbox,
     )
 
 
@@ -185,6 +191,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (health, models, chat, completions, embeddings, admin_models, admin_tenants,
                    admin_vouchers, admin_apps, auth, keys, members, usage, audit, credits,
-                   knowledge_api, apps_api):
+                   knowledge_api, apps_api, tool_index, tool_thing_models, tool_parsers,
+                   tool_diagnosis):
         app.include_router(module.router)
     return app

@@ -15,6 +15,7 @@ from maas.metering.meter import Meter
 from maas.settings import Settings
 from maas.store.service import AppStore
 from maas.tenancy.auth_cache import PrincipalCache
+from maas.toolbox.service import Toolbox
 
 
 @dataclass
@@ -30,3 +31,4 @@ class Services:
     meter: Meter
     knowledge: KnowledgeService
     apps: AppStore
+    toolbox: Toolbox

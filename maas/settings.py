@@ -53,6 +53,11 @@ class Settings(BaseSettings):
         default=True, description="Index changed platform knowledge bases at start.")
     max_upload_mb: float = Field(default=20, gt=0, description="Largest document upload.")
     auth_cache_ttl: float = Field(default=5.0, ge=0, description="Seconds a key check is reused.")
+    tool_model: str = Field(
+        default="smollm2-135m-instruct",
+        description="Chat model the toolbox uses when a request names none.")
+    parser_builds: int = Field(default=2, ge=1,
+                               description="Protocol-parser test runs at a time.")
     log_level: str = "info"
 
     @model_validator(mode="after")

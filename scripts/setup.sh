@@ -4,6 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
+# bubblewrap: the sandbox that generated code (protocol parsers' tests) runs in. Without it
+# the toolbox falls back to resource limits only, and says so in every result.
+if ! command -v bwrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+    && [ "$(id -u)" = 0 ]; then
+  echo "installing bubblewrap (the sandbox for generated code)..." >&2
+  apt-get install -y -q bubblewrap >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bubblewrap >/dev/null 2>&1; } \
+    || echo "warning: bubblewrap could not be installed; sandboxing falls back to rlimits" >&2
+fi
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi

@@ -28,6 +28,8 @@ KB_REF_PATTERN = r"^[a-z0-9][a-z0-9_-]{1,63}$"
 #: `{{name}}` in a prompt template: a form field, or one of the built-in variables.
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z][a-z0-9_]*)\s*\}\}")
 BUILTIN_VARIABLES = ("app_title", "today", "language")
+#: Extra variables in `first_tools` arguments: the user's message and the form's inputs.
+PRESET_VARIABLES = ("query", "inputs")
 MAX_PROMPT_CHARS = 20_000
 MAX_README_CHARS = 50_000
 
@@ -79,7 +81,8 @@ class FormField(_Strict):
 
     name: str = Field(pattern=FIELD_NAME_PATTERN)
     label: Localised
-    type: Literal["string", "text", "number", "integer", "boolean", "enum"] = "string"
+    #: `multi`: any number of the options (a list of them).
+    type: Literal["string", "text", "number", "integer", "boolean", "enum", "multi"] = "string"
     required: bool = True
     options: list[str] | None = Field(default=None, min_length=1, max_length=50)
     minimum: float | None = None
@@ -90,9 +93,9 @@ class FormField(_Strict):
 
     @model_validator(mode="after")
     def _options_for_enum(self) -> FormField:
-        if (self.type == "enum") != bool(self.options):
+        if (self.type in ("enum", "multi")) != bool(self.options):
             raise ValueError(f"field {self.name!r}: options are required for (and only "
-                             "for) type enum")
+                             "for) types enum and multi")
         if self.default is not None and not self._fits(self.default):
             raise ValueError(f"field {self.name!r}: default {self.default!r} is not a valid "
                              f"{self.type}")
@@ -106,6 +109,8 @@ class FormField(_Strict):
                     and (self.type == "number" or float(value).is_integer()))
         if self.type == "enum":
             return value in (self.options or [])
+        if self.type == "multi":
+            return isinstance(value, list) and all(v in (self.options or []) for v in value)
         return isinstance(value, str) and len(value) <= self.max_length
 
 
@@ -124,6 +129,17 @@ class Output(_Strict):
         if self.json_schema is not None and self.json_schema.get("type") != "object":
             raise ValueError("output.schema must describe an object")
         return self
+
+
+class PresetCall(_Strict):
+    """A tool call every run makes before the model decides anything: for apps whose tool
+    does the deterministic work (a thing model, a parser build, a scored assessment), so
+    the result never depends on a small model choosing to call it. String arguments may
+    use the prompt's `{{variables}}` and `{{query}}` (the user's message); an argument
+    that is exactly `{{inputs}}` receives the form's checked inputs as an object."""
+
+    tool: str = Field(pattern=TOOL_NAME_PATTERN)
+    arguments: dict[str, Any] = Field(default_factory=dict)
 
 
 class AppManifest(_Strict):
@@ -145,6 +161,7 @@ class AppManifest(_Strict):
     parameters: Parameters = Field(default_factory=Parameters)
     allow_tenant_knowledge: bool = True
     max_steps: int = Field(default=4, ge=1, le=10)
+    first_tools: list[PresetCall] = Field(default_factory=list, max_length=3)
     tool_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     tags: list[str] = Field(default_factory=list, max_length=16)
 
@@ -158,6 +175,16 @@ class AppManifest(_Strict):
                 raise ValueError(f"tool name {tool!r} is not valid")
         if len(set(self.tools)) != len(self.tools):
             raise ValueError("tools are listed twice")
+        for preset in self.first_tools:
+            if preset.tool not in self.tools:
+                raise ValueError(f"first_tools calls {preset.tool!r}, which is not in tools")
+            for value in preset.arguments.values():
+                if isinstance(value, str):
+                    unknown = set(PLACEHOLDER.findall(value)) - self.template_variables() \
+                        - set(PRESET_VARIABLES)
+                    if unknown:
+                        raise ValueError(f"first_tools uses undefined variables: "
+                                         f"{sorted(unknown)}")
         if (self.kind == "form") != bool(self.input_form):
             raise ValueError("input_form is required for (and only for) kind form")
         names = [f.name for f in self.input_form or []]

@@ -15,6 +15,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Index,
+    LargeBinary,
     Text,
     UniqueConstraint,
 )
@@ -422,3 +423,86 @@ class AppRun(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+
+
+class ThingModelRecord(SQLModel, table=True):
+    """A tenant's device thing model; its documents are the versions below, never edited
+    in place, so any two can be diffed."""
+
+    __tablename__ = "thing_models"
+    __table_args__ = (UniqueConstraint("tenant_id", "identifier", name="uq_thing_model"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    tenant_id: str = Field(foreign_key="tenants.id", index=True, max_length=64)
+    identifier: str = Field(max_length=64)
+    name: str = Field(max_length=200)
+    latest_version: int = 1
+    created_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ThingModelVersion(SQLModel, table=True):
+    """One version of a thing model: the platform document and where it came from."""
+
+    __tablename__ = "thing_model_versions"
+    __table_args__ = (UniqueConstraint("thing_model_id", "version",
+                                       name="uq_thing_model_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    thing_model_id: str = Field(foreign_key="thing_models.id", index=True, max_length=64)
+    tenant_id: str = Field(foreign_key="tenants.id", index=True, max_length=64)
+    version: int
+    document: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    #: {kind: description|datasheet|document|register_map|manual, model, notes, excerpt}
+    source: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    comment: str = Field(default="", max_length=500)
+    created_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ParserBuildRecord(SQLModel, table=True):
+    """A generated protocol-parser package, its sandboxed test run and the zip to download."""
+
+    __tablename__ = "parser_builds"
+    __table_args__ = (Index("ix_parser_builds_tenant_created", "tenant_id", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    tenant_id: str = Field(foreign_key="tenants.id", max_length=64)
+    kind: str = Field(max_length=16)  # modbus | frame
+    package: str = Field(max_length=64)
+    source_name: str = Field(max_length=255)
+    thing_model_id: str | None = Field(default=None, max_length=64)
+    spec: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    files: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    passed: bool = False
+    isolation: str = Field(max_length=16)
+    test_output: str = Field(default="", sa_column=Column(Text, nullable=False))
+    archive: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AssessmentRecord(SQLModel, table=True):
+    """A transformation diagnosis: the answers, the deterministic scores, the matched
+    support with citations and the model-written narrative; the report is rendered from
+    these on request."""
+
+    __tablename__ = "assessments"
+    __table_args__ = (Index("ix_assessments_tenant_created", "tenant_id", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    tenant_id: str = Field(foreign_key="tenants.id", max_length=64)
+    questionnaire: str = Field(max_length=64)
+    company: str = Field(max_length=200)
+    language: str = Field(max_length=8)
+    model: str | None = Field(default=None, max_length=128)
+    answers: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    result: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    matches: list[dict[str, Any]] = Field(default_factory=list,
+                                          sa_column=Column(JSON, nullable=False))
+    narrative: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    total: float = 0.0
+    level: int = 0
+    created_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)

@@ -30,7 +30,15 @@ from maas.db.tables import KnowledgeBase, KnowledgeDocument, utcnow
 from maas.errors import Conflict, InvalidRequest, NotFound, PermissionDenied, ServiceUnavailable
 from maas.knowledge.embedder import Embedder
 from maas.knowledge.ingest import ingest, read_chunk_files, write_chunk_files
-from maas.knowledge.store import Hit, Snapshot, StoredChunk, current_version, stack, write_version
+from maas.knowledge.store import (
+    Hit,
+    Snapshot,
+    StoredChunk,
+    current_version,
+    read_chunks,
+    stack,
+    write_version,
+)
 from maas.knowledge.uploads import check_upload
 from maas.tenancy import audit
 from maas.tenancy.principal import TENANT_ADMIN, Principal
@@ -149,6 +157,25 @@ class KnowledgeService:
             if doc is None or doc.kb_id != kb_id:
                 raise NotFound(f"document {doc_id!r} not found")
             return doc
+
+    def document_text(self, who: Principal, kb_id: str, doc_id: str) -> str:
+        """A document's text as indexed, for tools that read a whole document (a datasheet
+        for the thing-model generator). Rebuilt from its chunks: the overlap between
+        consecutive text chunks is dropped by their offsets; a table chunk is kept whole
+        (each carries the table's header, which readers of tables need)."""
+        doc = self.document(who, kb_id, doc_id)
+        path = self._docs_dir(kb_id) / f"{doc.id}.jsonl"
+        if not path.exists():
+            raise NotFound(f"document {doc_id!r} has no indexed text yet")
+        parts: list[str] = []
+        reached = 0
+        for chunk in sorted(read_chunks(path), key=lambda c: c.index):
+            if chunk.kind == "table" or chunk.end - chunk.start != len(chunk.text):
+                parts.append(chunk.text)
+            elif chunk.end > reached:
+                parts.append(chunk.text[max(0, reached - chunk.start):])
+            reached = max(reached, chunk.end)
+        return "\n".join(p for p in parts if p)
 
     # --- ingestion -----------------------------------------------------------------
 

@@ -34,6 +34,15 @@ def _value(field: FormField, value: Any) -> Any:
         if not isinstance(value, bool):
             raise _bad(field, "must be true or false")
         return value
+    if field.type == "multi":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise _bad(field, "must be a list of options")
+        unknown = [v for v in value if v not in (field.options or [])]
+        if unknown:
+            raise _bad(field, f"{unknown[0]!r} is not one of {field.options}")
+        if len(set(value)) != len(value):
+            raise _bad(field, "lists an option twice")
+        return list(value)
     if not isinstance(value, str):
         raise _bad(field, "must be a string")
     value = value.strip()
@@ -67,6 +76,8 @@ def check_inputs(form: list[FormField], inputs: dict[str, Any]) -> dict[str, Any
 def as_text(value: Any, language: str) -> str:
     if isinstance(value, bool):
         return ("是" if value else "否") if language == "zh" else ("yes" if value else "no")
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value) or "-"
     return str(value)
 
 

@@ -58,6 +58,9 @@ class Agent:
         self.conversation: list[dict[str, Any]] = []
         self.sources: list[Source] = []
         self.tool_log: list[tuple[str, dict[str, Any], str]] = []  # (tool, args, result)
+        self.variables: dict[str, str] = {}
+        self.inputs: dict[str, Any] = {}
+        self.query = ""
 
     # --- preparing --------------------------------------------------------------------
 
@@ -67,8 +70,9 @@ class Agent:
         return [t for t in self.ent.manifest.tools if self.registry.get(t) is not None]
 
     async def prepare(self, conversation: list[dict[str, Any]], variables: dict[str, str],
-                      query: str) -> None:
+                      query: str, inputs: dict[str, Any] | None = None) -> None:
         """The app's system prompt, the caller's messages, and the first retrieval."""
+        self.variables, self.inputs, self.query = variables, inputs or {}, query
         prompt = render_prompt(self.ent.app.prompt, variables)
         extra = [m["content"] for m in conversation
                  if m.get("role") in ("system", "developer") and isinstance(m.get("content"),
@@ -91,9 +95,12 @@ class Agent:
     # --- deciding and acting ------------------------------------------------------------
 
     async def act(self) -> None:
-        """Call tools until the model is ready to answer or the step limit is reached."""
+        """Run the app's preset calls, then call tools until the model is ready to answer
+        or the step limit is reached."""
         if not self.allowed:
             return
+        for preset in self.ent.manifest.first_tools:
+            await self._run_tool(preset.tool, self._preset_arguments(preset.arguments))
         for step in range(self.ent.manifest.max_steps):
             calls = await self._decide(step)
             if not calls:
@@ -133,6 +140,18 @@ class Agent:
         if action is None or action[0] == "answer":
             return []
         return [action]
+
+    def _preset_arguments(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        values = {**self.variables, "query": self.query}
+        rendered: dict[str, Any] = {}
+        for name, value in arguments.items():
+            if isinstance(value, str) and value.strip() == "{{inputs}}":
+                rendered[name] = dict(self.inputs)
+            elif isinstance(value, str):
+                rendered[name] = render_prompt(value, values)
+            else:
+                rendered[name] = value
+        return rendered
 
     def _decision_payload(self) -> dict[str, Any]:
         system = self._system_with_sources()

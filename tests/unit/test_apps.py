@@ -22,7 +22,8 @@ from maas.store.tools.calculator import evaluate
 APPS = REPO_ROOT / "apps"
 REQUIRED_APPS = {"customer-service-assistant", "equipment-fault-assistant",
                  "textile-defect-advisor", "warehouse-sop-assistant", "mining-safety-assistant",
-                 "digital-transformation-diagnosis"}
+                 "digital-transformation-diagnosis", "thing-model-designer",
+                 "protocol-parser-generator", "digital-level-assessment"}
 
 
 def test_every_app_in_the_repo_validates_and_names_what_exists() -> None:
@@ -38,7 +39,9 @@ def test_every_app_in_the_repo_validates_and_names_what_exists() -> None:
         assert set(m.tools) <= tools, m.slug
         assert m.title.zh and m.title.en and m.description.zh and m.description.en, m.slug
         assert len(package.readme) > 400 and len(package.prompt) > 200, m.slug
-        if m.kind == "form":
+        handed_over = any(v == "{{inputs}}" for preset in m.first_tools
+                          for v in preset.arguments.values())
+        if m.kind == "form" and not handed_over:  # else a tool gets the whole form
             names = {f.name for f in m.input_form or []}
             assert all(f"{{{{{n}}}}}" in package.prompt.replace(" ", "") for n in names), m.slug
     assert any(p.manifest.kind == "form" for p in packages)
@@ -210,3 +213,13 @@ def test_form_inputs_are_typed_and_checked() -> None:
                    {"staff": float("nan")}):
         with pytest.raises(InvalidRequest):
             check_inputs(form, inputs)
+
+
+def test_diagnosis_app_form_is_the_questionnaire() -> None:
+    """apps/digital-level-assessment is generated from the questionnaire: no drift."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "scripts/render_diagnosis_app.py", "--check"],
+                          cwd=REPO_ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, "run scripts/render_diagnosis_app.py: " + done.stderr

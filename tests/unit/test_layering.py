@@ -23,6 +23,8 @@ FORBIDDEN = {
     "metering": ("fastapi", "starlette", "maas.api", "maas.engines", "maas.worker"),
     "knowledge": ("fastapi", "starlette", "maas.api", "maas.engines", "maas.worker", "torch"),
     "store": ("fastapi", "starlette", "maas.api", "maas.engines", "maas.worker", "torch"),
+    "toolbox": ("fastapi", "starlette", "maas.api", "maas.store", "maas.engines", "maas.worker",
+                "torch"),
 }
 
 

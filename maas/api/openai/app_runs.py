@@ -120,7 +120,8 @@ class AppRunner:
                                    message=f"knowledge base skipped: {exc.message}")
             return sorted(hits, key=lambda h: -h["score"])[:top_k]
 
-        context = ToolContext(self.who.tenant_id, self.ent.slug, language, search)
+        context = ToolContext(self.who.tenant_id, self.ent.slug, language, search,
+                              principal=self.who)
         budget = source_budget(self.model, {"max_tokens": self.max_tokens(None)})
         self.agent = Agent(self.ent, self.svc.apps.tools, context, self.call, self.trace,
                            tool_calling=self.model.tool_calling, source_tokens=budget)
@@ -128,7 +129,8 @@ class AppRunner:
             await self.agent.prepare(conversation, {
                 "app_title": self.ent.manifest.title.zh if language == "zh"
                 else self.ent.manifest.title.en,
-                "today": _today(), "language": language, **variables}, query)
+                "today": _today(), "language": language, **variables}, query,
+                run_input.get("inputs"))
             await self.agent.act()
         except BaseException as exc:
             await self.fail(exc)

@@ -13,9 +13,13 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from maas.catalog.apps import TOOL_NAME_PATTERN
+from maas.tenancy.principal import Principal
+
+if TYPE_CHECKING:
+    from maas.toolbox.service import Toolbox
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,9 @@ class ToolContext:
     language: str
     search: KnowledgeSearch
     hits: list[dict[str, Any]] = field(default_factory=list)  # kb_search results, citable
+    #: The caller, for tools that keep what they make in the caller's tenant (a parser
+    #: build, an assessment); None where a tool runs outside a request.
+    principal: Principal | None = None
 
 
 @dataclass(frozen=True)
@@ -101,10 +108,13 @@ class ToolRegistry:
                 log.exception("tool plugin %s could not be loaded", entry.name)
 
     @classmethod
-    def default(cls, plugins: bool = True) -> ToolRegistry:
+    def default(cls, plugins: bool = True, toolbox: Toolbox | None = None) -> ToolRegistry:
+        """The built-in and industrial tools (which keep their results in the caller's
+        tenant when given the gateway's `toolbox`), plus installed plugins."""
         from maas.store.tools.builtin import builtin_tools
+        from maas.store.tools.industrial import industrial_tools
 
-        registry = cls(builtin_tools())
+        registry = cls([*builtin_tools(), *industrial_tools(toolbox)])
         if plugins:
             registry.load_entry_points()
         return registry

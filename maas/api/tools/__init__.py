@@ -1,0 +1,1 @@
+"""`/v1/tools`: the industrial toolbox over HTTP (thing models, protocol parsers, diagnosis)."""

@@ -1,0 +1,1 @@
+"""Industrial toolbox: domain tools (thing models, protocol code, diagnosis) below store and api."""
