@@ -155,3 +155,138 @@ def thing_diff(old: Annotated[str, typer.Argument(help="A JSON file, or tm_<id>@
 
 def main() -> None:  # pragma: no cover - `python -m maas.tools_cli`
     tools_app(sys.argv[1:])
+
+
+parser_app = typer.Typer(help="Protocol parsers: register map or frame spec -> tested package.",
+                         no_args_is_help=True)
+tools_app.add_typer(parser_app, name="parser")
+diagnosis_app = typer.Typer(help="Transformation diagnosis: questionnaire, scores, report.",
+                            no_args_is_help=True)
+tools_app.add_typer(diagnosis_app, name="diagnosis")
+
+
+@parser_app.command("build")
+def parser_build(
+        spec: Annotated[Path, typer.Argument(help="Register map (.csv .xlsx .md) or frame spec "
+                                                  "(.yaml .json)")],
+        out: Annotated[Path, typer.Option(help="Folder to write the package into")],
+        package: Annotated[str | None, typer.Option(help="Python package name")] = None
+) -> None:
+    """Generate the parser, run its tests in the sandbox, and write it to --out. Exits 1
+    when the tests fail (the package is written anyway, to look at)."""
+    import tempfile
+
+    from maas.errors import MaasError
+    from maas.toolbox.parsers import ParserBuilds, check_package
+    from maas.toolbox.protocol.build import build_parser
+
+    name = package or spec.stem.replace("-", "_").lower() + "_parser"
+    try:
+        check_package(name)
+        kind, parsed = ParserBuilds.read_spec(spec.read_bytes(), spec.name)
+        with tempfile.TemporaryDirectory(prefix="maas-parser-") as tmp:
+            result = build_parser(parsed, package=name, workdir=Path(tmp))
+    except OSError as exc:
+        fail(str(exc))
+    except MaasError as exc:
+        fail(exc.message, 2)
+    for relative, content in sorted(result.files.items()):
+        target = out / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+    typer.echo(result.test_output.strip().splitlines()[-1] if result.test_output.strip()
+               else "(no test output)")
+    typer.echo(f"{kind} parser {name}: tests {'passed' if result.passed else 'FAILED'} "
+               f"({result.test.isolation}); {len(result.files)} files in {out}")
+    if not result.passed:
+        raise typer.Exit(1)
+
+
+def _answers(path: Path) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        fail(f"{path}: {exc}")
+    if not isinstance(data, dict) or not isinstance(data.get("answers"), dict):
+        fail(f"{path}: expected a mapping with `answers` (see examples/diagnosis/)")
+    return str(data.get("questionnaire") or "sme-digital-level-2024"), data["answers"], data
+
+
+@diagnosis_app.command("questionnaire")
+def diagnosis_questionnaire(questionnaire: str = "sme-digital-level-2024",
+                            language: str = "zh") -> None:
+    """The questions, with their ids and options, to fill an answers file."""
+    from maas.errors import MaasError
+    from maas.toolbox.diagnosis.form import questions
+    from maas.toolbox.diagnosis.questionnaire import load_questionnaire
+
+    try:
+        q = load_questionnaire(questionnaire)
+    except MaasError as exc:
+        fail(exc.message)
+    lang = "zh" if language == "zh" else "en"
+    for question in questions(q):
+        typer.echo(f"{question.id} ({question.type}): {getattr(question.text, lang)}")
+        for option in question.options:
+            typer.echo(f"    {option.id}: {getattr(option.text, lang)}")
+
+
+@diagnosis_app.command("score")
+def diagnosis_score(answers: Path,
+                    as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Scores, level and the explanation of every step, from an answers file."""
+    from maas.errors import MaasError
+    from maas.toolbox.diagnosis.questionnaire import load_questionnaire
+    from maas.toolbox.diagnosis.scoring import score_assessment
+
+    qid, given, data = _answers(answers)
+    try:
+        result = score_assessment(load_questionnaire(qid), given)
+    except MaasError as exc:
+        fail(exc.message, 2)
+    if as_json:
+        echo_json(result.model_dump(mode="json"))
+        return
+    lang = "en" if data.get("language") == "en" else "zh"
+    for line in result.explanation:
+        typer.echo(getattr(line, lang))
+    typer.echo(f"total {result.total} level {result.level} "
+               f"({getattr(result.level_name, lang)})")
+
+
+@diagnosis_app.command("report")
+def diagnosis_report(answers: Path,
+                     out: Annotated[Path, typer.Option(help="report.html or report.docx")],
+                     company: Annotated[str | None, typer.Option()] = None) -> None:
+    """The report with the built-in narrative (the API adds the model's narrative and the
+    knowledge base's cited policies)."""
+    import asyncio
+
+    from maas.errors import MaasError
+    from maas.toolbox.diagnosis import narrative, report
+    from maas.toolbox.diagnosis.questionnaire import load_questionnaire
+    from maas.toolbox.diagnosis.scoring import score_assessment
+
+    qid, given, data = _answers(answers)
+    lang = "en" if data.get("language") == "en" else "zh"
+    name = company or str(data.get("company") or "-")
+    try:
+        result = score_assessment(load_questionnaire(qid), given)
+    except MaasError as exc:
+        fail(exc.message, 2)
+
+    async def no_model(payload: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("no model on the command line")
+
+    story = asyncio.run(narrative.write_narrative(result, [], call=no_model, model="",
+                                                  language=lang))
+    if out.suffix == ".docx":
+        out.write_bytes(report.render_docx(result, story, [], company=name, language=lang))
+    elif out.suffix in (".html", ".htm"):
+        out.write_text(report.render_html(result, story, [], company=name, language=lang),
+                       encoding="utf-8")
+    else:
+        fail("--out must end in .html or .docx")
+    typer.echo(f"wrote {out}: total {result.total}, level {result.level}")

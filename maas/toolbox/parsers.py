@@ -70,7 +70,8 @@ class ParserBuilds:
         self.db = db
         self._slots = threading.BoundedSemaphore(concurrency)
 
-    def read_spec(self, content: bytes, filename: str) -> tuple[str, Any]:
+    @staticmethod
+    def read_spec(content: bytes, filename: str) -> tuple[str, Any]:
         """The parsed spec; errors name the row or field (they are the parser's own)."""
         if len(content) > MAX_SPEC_BYTES:
             raise InvalidRequest(f"{filename!r} is {len(content)} bytes; the limit is "
