@@ -156,7 +156,7 @@ def test_protocol_parsers_build_in_sandbox_download_and_errors(base: str) -> Non
     archive = _get(base, a.key, built["download"])
     assert archive.status_code == 200
     names = zipfile.ZipFile(io.BytesIO(archive.content)).namelist()
-    assert "tests/test_golden.py" in names and "pm3300/codec.py" in names, names
+    assert "pm3300/tests/test_golden.py" in names and "pm3300/pm3300/codec.py" in names, names
 
     frame = (EXAMPLES / "frames" / "sensor-frame.yaml").read_bytes()
     framed = ok(httpx.post(f"{base}/v1/tools/protocol-parsers/upload", headers=bearer(a.key),
