@@ -29,8 +29,8 @@ PLACEHOLDER = "generated_package"
 REPO_ONLY_PREFIX = "# ruff: noqa: I001"
 RESERVED = {"golden", "tests", "test", "pytest", "conftest", "setup", "maas", PLACEHOLDER}
 REGISTER_FILES = {"registers_model.py": "model.py", "registers_codec.py": "codec.py",
-                  "modbus.py": "modbus.py", "client.py": "client.py"}
-FRAME_FILES = {"frame_model.py": "model.py", "frame_codec.py": "codec.py"}
+                  "crc.py": "crc.py", "modbus.py": "modbus.py", "client.py": "client.py"}
+FRAME_FILES = {"frame_model.py": "model.py", "crc.py": "crc.py", "frame_codec.py": "codec.py"}
 REGISTER_EXPORTS = {
     "client": ["ModbusTcpClient", "read_all", "write"],
     "codec": ["DecodeError", "EncodeError", "decode_registers", "decode_value", "encode_value"],

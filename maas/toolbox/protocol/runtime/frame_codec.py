@@ -5,32 +5,13 @@ from __future__ import annotations
 import struct
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from .crc import crc16_modbus
 from .framespec import FRAME
 from .model import FLOAT_FORMATS, INTEGER_BYTES, Checksum, Field
 
 
 class FrameError(ValueError):
     """A frame that does not match the spec (length, header, checksum, BCD digits)."""
-
-
-def _crc_table() -> list[int]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-        table.append(crc)
-    return table
-
-
-CRC_TABLE = tuple(_crc_table())
-
-
-def crc16_modbus(data: bytes) -> int:
-    crc = 0xFFFF
-    for byte in data:
-        crc = (crc >> 8) ^ CRC_TABLE[(crc ^ byte) & 0xFF]
-    return crc
 
 
 def compute_checksum(checksum: Checksum, frame: bytes) -> int:

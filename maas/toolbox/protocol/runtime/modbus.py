@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .codec import BY_IDENTIFIER, EncodeError, encode_value
+from .crc import crc16_modbus as crc16
 from .model import BIT_TABLES, TABLES
 from .registermap import REGISTERS
 
@@ -14,19 +15,6 @@ EXCEPTIONS = {1: "illegal function", 2: "illegal data address", 3: "illegal data
               4: "server device failure", 5: "acknowledge", 6: "server device busy",
               8: "memory parity error", 10: "gateway path unavailable",
               11: "gateway target device failed to respond"}
-
-
-def _crc_table() -> list[int]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-        table.append(crc)
-    return table
-
-
-CRC_TABLE = tuple(_crc_table())
 
 
 class ModbusError(Exception):
@@ -41,14 +29,6 @@ class ReadBlock(NamedTuple):
     table: str
     start: int
     count: int
-
-
-def crc16(data: bytes) -> int:
-    """CRC-16/MODBUS, table-driven."""
-    crc = 0xFFFF
-    for byte in data:
-        crc = (crc >> 8) ^ CRC_TABLE[(crc ^ byte) & 0xFF]
-    return crc
 
 
 def read_blocks() -> list[ReadBlock]:
