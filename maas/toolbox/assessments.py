@@ -32,16 +32,6 @@ Search = Callable[[str, int], Awaitable[list[dict[str, Any]]]]
 ModelCall = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-def _json(obj: Any) -> Any:
-    if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json")
-    if hasattr(obj, "to_dict"):
-        return obj.to_dict()
-    if isinstance(obj, list):
-        return [_json(o) for o in obj]
-    return obj
-
-
 def assessment_view(a: AssessmentRecord, full: bool = True) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": a.id, "object": "assessment", "questionnaire": a.questionnaire,
@@ -66,39 +56,29 @@ class Assessments:
 
     @staticmethod
     def questionnaire(questionnaire_id: str) -> Any:
-        try:
-            return load_questionnaire(questionnaire_id)
-        except (FileNotFoundError, KeyError, LookupError) as exc:
-            raise NotFound(f"questionnaire {questionnaire_id!r} not found",
-                           param="questionnaire") from exc
+        return load_questionnaire(questionnaire_id)  # unknown: QuestionnaireNotFound, a 404
 
     def score(self, questionnaire_id: str, answers: dict[str, Any]) -> Any:
         """The deterministic scores; bad answers raise with every problem named."""
-        q = self.questionnaire(questionnaire_id)
-        try:
-            return scoring.score_assessment(q, answers)
-        except scoring.AnswersError as exc:
-            raise InvalidRequest(str(exc), param="answers", code="invalid_answers") from exc
+        return scoring.score_assessment(self.questionnaire(questionnaire_id), answers)
 
     async def assess(self, who: Principal, questionnaire_id: str, answers: dict[str, Any], *,
                      company: str, language: str, model: str | None,
                      call: ModelCall | None, search: Search | None) -> AssessmentRecord:
         result = self.score(questionnaire_id, answers)
-        matches: list[Any] = []
+        matches: list[matching.Match] = []
         if search is not None:
             matches = await matching.match_support(result, search=search)
-        if call is not None and model:
-            story = await narrative.write_narrative(result, matches, call=call, model=model,
-                                                    language=language)
-        else:
-            story = await narrative.write_narrative(result, matches, call=_no_model,
-                                                    model="", language=language)
+        story = await narrative.write_narrative(
+            result, matches, call=call if model else None, model=model or "",
+            language=language)
         row = AssessmentRecord(
             id="asm_" + secrets.token_hex(8), tenant_id=who.tenant_id,
             questionnaire=questionnaire_id, company=company[:200], language=language,
-            model=model, answers=answers, result=_json(result), matches=_json(matches),
-            narrative=_json(story), total=float(_attr(result, "total")),
-            level=int(_attr(result, "level")), created_by=who.actor)
+            model=model, answers=answers, result=result.model_dump(mode="json"),
+            matches=[m.model_dump(mode="json") for m in matches],
+            narrative=story.model_dump(mode="json"), total=float(result.total),
+            level=result.level, created_by=who.actor)
         with self.db.session(write=True) as s:
             s.add(row)
             s.flush()
@@ -129,15 +109,14 @@ class Assessments:
                                  "questionnaire can be compared", param="b")
         comparison = scoring.compare_assessments(_rebuild(a), _rebuild(b))
         return {"object": "assessment.comparison", "a": assessment_view(a, full=False),
-                "b": assessment_view(b, full=False), "comparison": _json(comparison)}
+                "b": assessment_view(b, full=False),
+                "comparison": comparison.model_dump(mode="json")}
 
     def render(self, who: Principal, assessment_id: str, fmt: str) -> bytes:
         row = self.get(who, assessment_id)
         result = _rebuild(row)
-        story = narrative.Narrative.model_validate(row.narrative) \
-            if hasattr(narrative.Narrative, "model_validate") else row.narrative
-        matches = [matching.Match.model_validate(m) for m in row.matches] \
-            if hasattr(matching.Match, "model_validate") else row.matches
+        story = narrative.Narrative.model_validate(row.narrative)
+        matches = [matching.Match.model_validate(m) for m in row.matches]
         if fmt == "html":
             return report.render_html(result, story, matches, company=row.company,
                                       language=row.language).encode("utf-8")
@@ -147,16 +126,5 @@ class Assessments:
         raise InvalidRequest(f"unknown report format {fmt!r}; use html or docx", param="format")
 
 
-def _rebuild(row: AssessmentRecord) -> Any:
-    cls = scoring.Assessment
-    return cls.model_validate(row.result) if hasattr(cls, "model_validate") \
-        else cls.from_dict(row.result)
-
-
-def _attr(obj: Any, name: str) -> Any:
-    return getattr(obj, name) if not isinstance(obj, dict) else obj[name]
-
-
-async def _no_model(payload: dict[str, Any]) -> dict[str, Any]:
-    """No model chosen: the narrative module falls back to its built-in text."""
-    raise RuntimeError("no model chosen for the narrative")
+def _rebuild(row: AssessmentRecord) -> scoring.Assessment:
+    return scoring.Assessment.model_validate(row.result)

@@ -9,7 +9,7 @@ another tenant's thing model answers 404 as if it did not exist.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -148,7 +148,7 @@ class ThingModelLibrary:
         after = self.thing_model(who, thing_model_id, new)
         changes = diff_thing_models(before, after)
         return {"object": "thing_model.diff", "thing_model_id": thing_model_id,
-                "from": old, "to": new, "changes": [_change_view(c) for c in changes],
+                "from": old, "to": new, "changes": [asdict(c) for c in changes],
                 "text": format_diff(changes)}
 
     def delete(self, who: Principal, thing_model_id: str) -> None:
@@ -164,16 +164,3 @@ class ThingModelLibrary:
             s.delete(tm)
             record(s, who, "thing_model.delete", "thing_model", thing_model_id,
                    who.tenant_id, identifier=tm.identifier)
-
-
-def _change_view(change: Any) -> dict[str, Any]:
-    """A diff entry as JSON, whatever the diff module's change type is."""
-    if hasattr(change, "model_dump"):
-        return change.model_dump(mode="json")
-    if hasattr(change, "to_dict"):
-        return change.to_dict()
-    from dataclasses import asdict, is_dataclass
-
-    if is_dataclass(change):
-        return asdict(change)  # type: ignore[arg-type]
-    return {"change": str(change)}

@@ -13,6 +13,7 @@ import re
 import secrets
 import tempfile
 import threading
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,8 @@ from maas.errors import InvalidRequest, NotFound, ServiceUnavailable
 from maas.tenancy.audit import record
 from maas.tenancy.principal import Principal
 from maas.toolbox.protocol.build import build_parser
-from maas.toolbox.protocol.frames import parse_frame_spec
-from maas.toolbox.protocol.registers import parse_register_map
+from maas.toolbox.protocol.frames import FrameSpec, parse_frame_spec
+from maas.toolbox.protocol.registers import RegisterMap, parse_register_map
 from maas.toolbox.protocol.thing_model import register_map_from_thing_model
 
 PACKAGE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
@@ -131,14 +132,6 @@ class ParserBuilds:
             return list(s.exec(statement))
 
 
-def _spec_json(spec: Any) -> dict[str, Any]:
+def _spec_json(spec: RegisterMap | FrameSpec) -> dict[str, Any]:
     """The parsed spec as JSON for the build's record (decimals kept exact, as text)."""
-    from dataclasses import asdict, is_dataclass
-
-    if hasattr(spec, "model_dump"):
-        data = spec.model_dump(mode="json")
-    elif is_dataclass(spec):
-        data = asdict(spec)  # type: ignore[arg-type]
-    else:
-        data = {"repr": repr(spec)[:2000]}
-    return json.loads(json.dumps(data, default=str))
+    return json.loads(json.dumps(asdict(spec), default=str))

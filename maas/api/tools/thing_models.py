@@ -21,11 +21,12 @@ from maas.services import Services
 from maas.tenancy.principal import Principal
 from maas.toolbox.documents import document_text
 from maas.toolbox.library import record_view, version_view
+from maas.toolbox.thingmodel.bundle import bundle
 from maas.toolbox.thingmodel.generate import generate_thing_model
 from maas.toolbox.thingmodel.schema import ThingModel, ThingModelError, parse_thing_model
 from maas.toolbox.thingmodel.tsl import to_tsl
 from maas.toolbox.thingmodel.units import list_units
-from maas.toolbox.thingmodel.validate import validate_platform, validate_tsl, validate_wot
+from maas.toolbox.thingmodel.validate import validate_platform
 from maas.toolbox.thingmodel.wot import to_wot
 
 router = APIRouter(prefix="/v1/tools", tags=["toolbox"])
@@ -57,14 +58,6 @@ class SaveBody(BaseModel):
     comment: str = Field(default="", max_length=500)
 
 
-def exports(tm: ThingModel) -> dict[str, Any]:
-    tsl, wot = to_tsl(tm), to_wot(tm)
-    document = tm.model_dump(mode="json")
-    return {"thing_model": document, "tsl": tsl, "wot": wot,
-            "validation": {"platform": validate_platform(document), "tsl": validate_tsl(tsl),
-                           "wot": validate_wot(wot)}}
-
-
 def parse_document(document: dict[str, Any]) -> ThingModel:
     """A caller's document, checked by the model and by the published JSON Schema."""
     problems = validate_platform(document)
@@ -85,7 +78,7 @@ async def _generate(svc: Services, request: Request, who: Principal, text: str,
     call = tool_model_call(svc, request, who, model_id, TOOL) if body.use_model else None
     result = await generate_thing_model(text, call=call, model=model_id, language=body.language,
                                         name=body.name)
-    view: dict[str, Any] = {"object": "thing_model.generation", **exports(result.thing_model),
+    view: dict[str, Any] = {"object": "thing_model.generation", **bundle(result.thing_model),
                             "notes": result.notes, "proposal_valid": result.proposal_valid,
                             "model": model_id if body.use_model else None}
     if body.save:

@@ -24,10 +24,8 @@ from maas.toolbox.protocol.build import build_parser
 from maas.toolbox.protocol.frames import parse_frame_spec
 from maas.toolbox.protocol.registers import parse_register_map
 from maas.toolbox.service import Toolbox
+from maas.toolbox.thingmodel.bundle import bundle
 from maas.toolbox.thingmodel.datasheet import extract_thing_model
-from maas.toolbox.thingmodel.tsl import to_tsl
-from maas.toolbox.thingmodel.validate import validate_platform, validate_tsl, validate_wot
-from maas.toolbox.thingmodel.wot import to_wot
 
 MAX_SPEC = 100_000
 QUESTIONNAIRE = "sme-digital-level-2024"
@@ -59,8 +57,9 @@ class ThingModelTool:
             raise ToolError("give the device description")
         name = arguments.get("name") if isinstance(arguments.get("name"), str) else None
         tm, notes = await asyncio.to_thread(extract_thing_model, text, name=name)
-        doc, tsl, wot = tm.model_dump(mode="json"), to_tsl(tm), to_wot(tm)
-        problems = validate_platform(doc) + validate_tsl(tsl) + validate_wot(wot)
+        made = bundle(tm)
+        doc, tsl, wot = made["thing_model"], made["tsl"], made["wot"]
+        problems = [p for found in made["validation"].values() for p in found]
         lines = [f"Thing model {doc['identifier']} ({doc['name']}): "
                  f"{len(doc['properties'])} properties, {len(doc['events'])} events, "
                  f"{len(doc['services'])} services; "

@@ -11,15 +11,15 @@ import math
 from decimal import Decimal
 from typing import Any
 
-from maas.errors import MaasError
+from maas.errors import InvalidRequest
 from maas.toolbox.diagnosis.common import HUNDRED, Text, fmt
 from maas.toolbox.diagnosis.questionnaire import Question, Questionnaire, QuestionType
 
 MAX_EVIDENCE = 2000
 
 
-class AnswersError(MaasError):
-    """The answers do not fit the questionnaire; `errors` lists every problem found."""
+class AnswersError(InvalidRequest):
+    """The answers do not fit the questionnaire (a 400); `errors` lists every problem found."""
 
     code = "invalid_answers"
 

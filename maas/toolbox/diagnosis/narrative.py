@@ -87,19 +87,24 @@ def build_payload(assessment: Assessment, matches: list[Match], *, model: str,
             "max_tokens": MAX_TOKENS, "temperature": TEMPERATURE}
 
 
-async def write_narrative(assessment: Assessment, matches: list[Match], *, call: ModelCall,
-                          model: str, language: str) -> Narrative:
-    """The narrative in `language` ("zh" or "en"); never raises for a model failure."""
+async def write_narrative(assessment: Assessment, matches: list[Match], *,
+                          call: ModelCall | None, model: str, language: str) -> Narrative:
+    """The narrative in `language` ("zh" or "en"); never raises for a model failure. With
+    no `call` (no model chosen) it is the built-in template."""
     lang = check_language(language)
     template_summary = fallback_summary(assessment, lang)
     templates = {w.id: fallback_comment(w, matches, lang) for w in _weak(assessment)}
     allowed = _numbers(facts(assessment, matches, lang))
     text, reason = "", None
-    try:
-        response = await call(build_payload(assessment, matches, model=model, language=lang))
-        text = str(response["choices"][0]["message"].get("content") or "")
-    except Exception as exc:  # any failure of the model path falls back to the template
-        reason = f"model call failed: {type(exc).__name__}: {exc}"[:300]
+    if call is None:
+        reason = "no model was chosen"
+    else:
+        try:
+            response = await call(build_payload(assessment, matches, model=model,
+                                                language=lang))
+            text = str(response["choices"][0]["message"].get("content") or "")
+        except Exception as exc:  # any failure of the model path falls back to the template
+            reason = f"model call failed: {type(exc).__name__}: {exc}"[:300]
     summary_raw, comments_raw = _parse(text, set(templates))
     summary = _clean(summary_raw, allowed, lang)
     if reason is None and not summary:
