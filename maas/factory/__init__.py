@@ -1,0 +1,1 @@
+"""Software factory: requirements in conversation -> a generated, tested program."""
