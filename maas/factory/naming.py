@@ -39,6 +39,7 @@ BUSINESS_TERMS: dict[str, str] = {
     "规格": "spec_text", "单位": "unit", "重量": "weight", "温度": "temperature",
     "得分": "score", "分数": "score", "原因": "cause", "系统": "system", "管理": "management",
     "工序": "process_step", "质检": "quality_check", "检验": "check", "供货": "supply",
+    "期限": "deadline", "限期": "deadline", "联系人": "contact", "责任人": "owner",
     "日": "date", "人": "person", "的": "",
 }
 CJK = re.compile(r"[\u3400-\u9fff]")
@@ -108,17 +109,19 @@ def _translate(text: str) -> str | None:
     return "_".join(words) or None
 
 
-def fit(ident: str, kind: str) -> str:
-    """A valid, unreserved identifier (<= 40 chars) from a snake string."""
+def fit(ident: str, kind: str, *, reserved: bool = True) -> str:
+    """A valid identifier (<= 40 chars, not reserved unless `reserved=False`) from a snake
+    string."""
     ident = snake(ident)[:40].strip("_")
     if not ident or not ident[0].isalpha():
         ident = f"{kind}_{ident}".strip("_")[:40]
-    if ident in RESERVED:
+    if reserved and ident in RESERVED:
         ident = f"{ident}_{kind}"[:40]
     return ident
 
 
-def identifier_for(label: str, kind: str, *, singular: bool = False) -> str | None:
+def identifier_for(label: str, kind: str, *, singular: bool = False,
+                   reserved: bool = True) -> str | None:
     """An identifier for a user's name of a thing, or None if it cannot be made honestly.
 
     Anything that is not a word is dropped first, which also defuses names such as
@@ -139,7 +142,7 @@ def identifier_for(label: str, kind: str, *, singular: bool = False) -> str | No
     if singular:
         head, _, last = words.rpartition("_")
         words = f"{head}_{singular_of(last)}" if head else singular_of(last)
-    return fit(words, kind)
+    return fit(words, kind, reserved=reserved)
 
 
 def unique_name(base: str, taken: set[str]) -> str:
