@@ -10,6 +10,7 @@ from maas.engines.registry import ModelRegistry
 from maas.engines.router import Router
 from maas.engines.supervisor import Supervisor
 from maas.engines.upstream import UpstreamClient
+from maas.factory.service import Factory
 from maas.knowledge.service import KnowledgeService
 from maas.metering.meter import Meter
 from maas.settings import Settings
@@ -32,3 +33,4 @@ class Services:
     knowledge: KnowledgeService
     apps: AppStore
     toolbox: Toolbox
+    factory: Factory

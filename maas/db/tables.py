@@ -506,3 +506,71 @@ class AssessmentRecord(SQLModel, table=True):
     level: int = 0
     created_by: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class FactorySessionRecord(SQLModel, table=True):
+    """A software-factory conversation: the current spec and which version was confirmed."""
+
+    __tablename__ = "factory_sessions"
+    __table_args__ = (Index("ix_factory_sessions_tenant_updated", "tenant_id", "updated_at"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    tenant_id: str = Field(foreign_key="tenants.id", max_length=64)
+    title: str = Field(default="", max_length=200)
+    spec: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    spec_version: int = 1
+    confirmed_version: int | None = None
+    created_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class FactoryMessageRecord(SQLModel, table=True):
+    """One message of a factory conversation (the user's or the factory's reply)."""
+
+    __tablename__ = "factory_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(foreign_key="factory_sessions.id", max_length=64, index=True)
+    tenant_id: str = Field(foreign_key="tenants.id", max_length=64, index=True)
+    role: str = Field(max_length=16)  # user | assistant
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    spec_version: int
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class FactorySpecVersion(SQLModel, table=True):
+    """A spec as it stood after a change; versions are never edited."""
+
+    __tablename__ = "factory_spec_versions"
+    __table_args__ = (UniqueConstraint("session_id", "version", name="uq_factory_spec_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(foreign_key="factory_sessions.id", max_length=64, index=True)
+    tenant_id: str = Field(foreign_key="tenants.id", max_length=64, index=True)
+    version: int
+    spec: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    changes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class FactoryBuildRecord(SQLModel, table=True):
+    """A project generated from a confirmed spec version, its sandboxed test run and zip."""
+
+    __tablename__ = "factory_builds"
+    __table_args__ = (Index("ix_factory_builds_session_created", "session_id", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    session_id: str = Field(foreign_key="factory_sessions.id", max_length=64)
+    tenant_id: str = Field(foreign_key="tenants.id", max_length=64, index=True)
+    spec_version: int
+    package: str = Field(max_length=64)
+    files: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    passed: bool = False
+    isolation: str = Field(max_length=16)
+    test_output: str = Field(default="", sa_column=Column(Text, nullable=False))
+    archive: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    published_app: str | None = Field(default=None, max_length=64)
+    created_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)

@@ -75,8 +75,8 @@ def _fixed_date_pair(value: str, op: str, is_datetime: bool) -> tuple[str, str]:
     shifted = {d: (day + timedelta(days=d)).isoformat() for d in (-5, 0, 3, 5)}
     meets, misses = {"lt": (-5, 5), "le": (0, 5), "gt": (5, -5), "ge": (0, -5),
                      "eq": (0, 3), "ne": (3, 0)}[op]
-    fix = (lambda d: repr(shifted[d] + ("T00:00:00" if is_datetime else "")))
-    return fix(meets), fix(misses)
+    suffix = "T00:00:00" if is_datetime else ""
+    return repr(shifted[meets] + suffix), repr(shifted[misses] + suffix)
 
 
 def _pair(field: SpecField, condition: Condition) -> tuple[str, str]:
@@ -123,6 +123,10 @@ def report_case(entity: Entity, report: Report) -> dict[str, str]:
         good, bad = _pair(field, condition)
         meets[_column(field)] = good
         misses[_column(field)] = bad if n == 0 else misses.get(_column(field), good)
-    as_code = (lambda values: "{" + ", ".join(f"{k!r}: {v}" for k, v in values.items()) + "}")
-    return {"name": report.name, "plural": entity.plural, "match": as_code(meets),
-            "miss": as_code(misses)}
+    return {"name": report.name, "plural": entity.plural, "match": _dict_code(meets),
+            "miss": _dict_code(misses)}
+
+
+def _dict_code(values: dict[str, str]) -> str:
+    """A dict display whose values are already Python expressions."""
+    return "{" + ", ".join(f"{k!r}: {v}" for k, v in values.items()) + "}"

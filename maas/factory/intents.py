@@ -12,24 +12,33 @@ from typing import Any
 from maas.factory import vocabulary as V
 from maas.factory.naming import CJK, identifier_for, unique_name
 from maas.factory.requirements import (
-    Draft, Reading, add_entity, add_reference, entity_matches, find_entity, parse_field,
-    set_fields, split_items, statements,
+    Draft,
+    Reading,
+    add_entity,
+    add_reference,
+    entity_matches,
+    find_entity,
+    parse_field,
+    set_fields,
+    split_items,
+    statements,
 )
 from maas.factory.spec import OPERATIONS
 
 INTRO = re.compile(r"^(?:i|we)?\s*(?:need|want|would like)?\s*(?:an?|the)?\s*(.*?(?:system|app|"
                    r"application|platform|tool))\s*(?:[:：]|with|for|to manage)\s*(.+)$", re.I)
-INTRO_ZH = re.compile(r"^(?:我们?|需要|想要|帮我|做|一个|一套|开发|建)*\s*(.*?(?:系统|应用|平台|软件))"
-                      r"\s*[:：，,]\s*(?:包括|包含|管理|有)?\s*(.+)$")
+INTRO_ZH = re.compile(r"^(?:我们?|需要|想要|帮我|做|一个|一套|开发|建)*\s*"
+                      r"(.*?(?:系统|应用|平台|软件))\s*[:：，,]\s*(?:包括|包含|管理|有)?\s*(.+)$")
 REPORT_DEF = re.compile(r"^(?:the\s+)?(.+?)\s*(?:report|报表|报告)\s*[:：]\s*(.+)$", re.I)
 BELONGS = re.compile(r"^(?:each|every|an?|the|每个|每条|每一个|每项|一个|一条)?\s*(.+?)\s*"
-                     r"(?:belongs to|is for|is part of|属于|归属于|对应)\s*(?:an?|the|one|一个|一台|一条|某个)?\s*(.+)$",
-                     re.I)
+                     r"(?:belongs to|is for|is part of|属于|归属于|对应)\s*"
+                     r"(?:an?|the|one|一个|一台|一条|某个)?\s*(.+)$", re.I)
 HAS_MANY = re.compile(r"^(?:each|every|an?|the|每个|每台)?\s*(.+?)\s*(?:has many|has several|"
                       r"有多个|有多条|包含多个|包含多条)\s*(.+)$", re.I)
 ADD_FIELD = re.compile(r"^(?:please\s+)?add\s+(?:an?|the)?\s*(.+?)\s+(?:to|on|for)\s+(?:the\s+)?"
                        r"(.+)$", re.I)
-ADD_FIELD_ZH = re.compile(r"^(?:请)?(?:给|为|在)?(.+?)(?:增加|添加|加上|加)(?:一个)?(.+?)(?:字段)?$")
+ADD_FIELD_ZH = re.compile(r"^(?:请)?(?:给|为|在)?(.+?)(?:增加|添加|加上|加)(?:一个)?(.+?)"
+                          r"(?:字段)?$")
 REMOVE_FIELD = re.compile(r"^(?:please\s+)?(?:remove|delete|drop)\s+(?:the\s+)?(.+?)\s+from\s+"
                           r"(?:the\s+)?(.+)$", re.I)
 REMOVE_FIELD_ZH = re.compile(r"^(?:请)?(?:删除|去掉|移除)(.+?)的(.+?)(?:字段)?$")
@@ -214,7 +223,10 @@ def _role(draft: Draft, clause: str) -> dict[str, Any] | None:
         verbs: list[str] = []
         last_was_entity = False
         entities = entity_matches(draft, rest)
-        inside = (lambda at: any(s <= at < t for s, t, _ in entities))
+
+        def inside(at: int) -> bool:
+            return any(s <= at < t for s, t, _ in entities)
+
         verb_pattern = "|".join(sorted(map(re.escape, V.OPERATIONS), key=len, reverse=True))
         tokens = sorted([(m.start(), "verb", V.OPERATIONS[m.group(0)])
                          for m in re.finditer(verb_pattern, rest) if not inside(m.start())]
