@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from maas import __version__
 from maas.api import apps as apps_api
+from maas.api import factory as factory_api
 from maas.api import health
 from maas.api import knowledge as knowledge_api
 from maas.api.admin import apps as admin_apps
@@ -30,6 +31,7 @@ from maas.api.tools import thing_models as tool_thing_models
 from maas.catalog.apps import load_app_packages
 from maas.catalog.knowledge import PlatformKnowledgeBase, load_kb_manifests
 from maas.catalog.models import load_model_manifests
+from maas.console import mount as mount_console
 from maas.db.database import Database
 from maas.engines.availability import EngineSelector
 from maas.engines.registry import ModelRegistry
@@ -37,6 +39,7 @@ from maas.engines.router import Router
 from maas.engines.supervisor import Supervisor
 from maas.engines.upstream import UpstreamClient
 from maas.errors import ModelNotFound, ModelNotReady
+from maas.factory.service import Factory
 from maas.knowledge.embedder import Embedder
 from maas.knowledge.platform import PlatformBuilder
 from maas.knowledge.service import KnowledgeService
@@ -119,7 +122,7 @@ def build_services(settings: Settings, selector: EngineSelector | None = None) -
         meter=Meter(db, create_limiter(settings.redis_url,
                                        lease_ttl=settings.upstream_timeout + 60),
                     enabled=settings.metering),
-        knowledge=knowledge, apps=apps, toolbox=toolbox,
+        knowledge=knowledge, apps=apps, toolbox=toolbox, factory=Factory(db),
     )
 
 
@@ -192,6 +195,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     for module in (health, models, chat, completions, embeddings, admin_models, admin_tenants,
                    admin_vouchers, admin_apps, auth, keys, members, usage, audit, credits,
                    knowledge_api, apps_api, tool_index, tool_thing_models, tool_parsers,
-                   tool_diagnosis):
+                   tool_diagnosis, factory_api):
         app.include_router(module.router)
+    mount_console(app)
     return app

@@ -13,6 +13,16 @@ if ! command -v bwrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
     || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bubblewrap >/dev/null 2>&1; } \
     || echo "warning: bubblewrap could not be installed; sandboxing falls back to rlimits" >&2
 fi
+# chromium + CJK fonts: the console's browser tests (tests/e2e) drive Debian's chromium with
+# Playwright; without the fonts Chinese renders as boxes in the screenshots.
+if { [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi wqy; } \
+    && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "installing chromium and fonts-wqy-zenhei (the console's browser tests)..." >&2
+  apt-get install -y -q chromium fonts-wqy-zenhei >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null 2>&1 \
+         && apt-get install -y -q chromium fonts-wqy-zenhei >/dev/null 2>&1; } \
+    || echo "warning: chromium could not be installed; tests/e2e will fail" >&2
+fi
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
