@@ -42,7 +42,7 @@ class ProjectBuild:
 def run_project_tests(workdir: Path, *, use_bwrap: bool = True) -> SandboxResult:
     """The project's pytest suite, in the sandbox, with the project as its only writable place."""
     return run_sandboxed(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir",
+        [sys.executable, "-m", "pytest", "-q", "--tb=short", "-p", "no:cacheprovider", "--rootdir",
          str(workdir), "tests"],
         workdir=workdir, timeout=TEST_TIMEOUT, cpu_seconds=TEST_CPU_SECONDS,
         memory_mb=TEST_MEMORY_MB, use_bwrap=use_bwrap,

@@ -119,6 +119,9 @@ def bwrap_args(bwrap: str, workdir: Path, ro_paths: Sequence[Path]) -> list[str]
     for path in ro_paths:
         args += ["--ro-bind", str(path), str(path)]
     args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir)]
+    # The root itself (a tmpfs holding the mount points) becomes read-only too, so a write
+    # anywhere but the workdir and the fresh /tmp fails instead of landing in a throwaway.
+    args += ["--remount-ro", "/"]
     return args
 
 
