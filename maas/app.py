@@ -113,7 +113,9 @@ def build_services(settings: Settings, selector: EngineSelector | None = None) -
         return record.kind if record is not None else None
 
     toolbox = Toolbox.build(db, settings.parser_builds)
-    apps = AppStore.build(db, ToolRegistry.default(toolbox=toolbox), model_kind, knowledge.get,
+    factory = Factory(db)
+    apps = AppStore.build(db, ToolRegistry.default(toolbox=toolbox, factory=factory), model_kind,
+                          knowledge.get,
                           load_app_packages(settings.apps_dir))
     return Services(
         settings=settings, db=db, registry=registry, supervisor=supervisor,
@@ -122,7 +124,7 @@ def build_services(settings: Settings, selector: EngineSelector | None = None) -
         meter=Meter(db, create_limiter(settings.redis_url,
                                        lease_ttl=settings.upstream_timeout + 60),
                     enabled=settings.metering),
-        knowledge=knowledge, apps=apps, toolbox=toolbox, factory=Factory(db),
+        knowledge=knowledge, apps=apps, toolbox=toolbox, factory=factory,
     )
 
 

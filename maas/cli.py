@@ -17,6 +17,7 @@ import typer
 from maas.apps_cli import apps_app
 from maas.kb_cli import kb_app
 from maas.settings import Settings
+from maas.factory_cli import factory_app
 from maas.tools_cli import tools_app
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ for _sub, _name in ((models_app, "models"), (plans_app, "plans"), (tenants_app, 
 app.add_typer(kb_app, name="kb")
 app.add_typer(apps_app, name="apps")
 app.add_typer(tools_app, name="tools")
+app.add_typer(factory_app, name="factory")
 
 
 def _logging(settings: Settings) -> None:

@@ -324,7 +324,9 @@ def format_python(files: dict[str, str]) -> dict[str, str]:
         ruff = [sys.executable, "-m", "ruff"]
         for command in (["check", "--fix", "--quiet", "--select", "I,F401", "--exit-zero", "."],
                         ["format", "--quiet", "."]):
-            subprocess.run(ruff + command, cwd=root, check=True, capture_output=True,
-                           timeout=120)
+            done = subprocess.run(ruff + command, cwd=root, capture_output=True, text=True,
+                                  timeout=120)
+            if done.returncode != 0:  # a template bug: say where, never ship broken code
+                raise RuntimeError(f"generated code does not parse: {done.stderr[-2000:]}")
         return {p: (root / p).read_text(encoding="utf-8") if p in python else text
                 for p, text in files.items()}

@@ -123,6 +123,15 @@ def test_rendering_is_deterministic_and_lint_clean(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_a_minimal_spec_builds_and_passes(tmp_path: Path) -> None:
+    """No reports, no images, no references, one role: the smallest project still works."""
+    spec = parse_spec({"name": "parts", "entities": [{"name": "part", "fields": [
+        {"name": "title", "required": True}, {"name": "quantity", "type": "integer"}]}],
+        "roles": [{"name": "clerk", "permissions": {"*": ["create", "read"]}}]})
+    result = build_project(spec, 1, tmp_path / "parts")
+    assert result.passed, result.test_output
+
+
 HOSTILE_TEST = '''
 import socket
 from pathlib import Path

@@ -19,6 +19,7 @@ from maas.catalog.apps import TOOL_NAME_PATTERN
 from maas.tenancy.principal import Principal
 
 if TYPE_CHECKING:
+    from maas.factory.service import Factory
     from maas.toolbox.service import Toolbox
 
 log = logging.getLogger(__name__)
@@ -108,13 +109,16 @@ class ToolRegistry:
                 log.exception("tool plugin %s could not be loaded", entry.name)
 
     @classmethod
-    def default(cls, plugins: bool = True, toolbox: Toolbox | None = None) -> ToolRegistry:
-        """The built-in and industrial tools (which keep their results in the caller's
-        tenant when given the gateway's `toolbox`), plus installed plugins."""
+    def default(cls, plugins: bool = True, toolbox: Toolbox | None = None,
+                factory: Factory | None = None) -> ToolRegistry:
+        """The built-in, industrial and factory tools (which keep their results in the
+        caller's tenant when given the gateway's `toolbox` and `factory`), plus plugins."""
         from maas.store.tools.builtin import builtin_tools
+        from maas.store.tools.factory import SoftwareFactoryTool
         from maas.store.tools.industrial import industrial_tools
 
-        registry = cls([*builtin_tools(), *industrial_tools(toolbox)])
+        registry = cls([*builtin_tools(), *industrial_tools(toolbox),
+                        SoftwareFactoryTool(factory)])
         if plugins:
             registry.load_entry_points()
         return registry
