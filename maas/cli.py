@@ -15,9 +15,9 @@ from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from maas.apps_cli import apps_app
+from maas.factory_cli import factory_app
 from maas.kb_cli import kb_app
 from maas.settings import Settings
-from maas.factory_cli import factory_app
 from maas.tools_cli import tools_app
 
 if TYPE_CHECKING:

@@ -8,35 +8,17 @@ CPU time, memory and wall clock are limited (see `maas.toolbox.sandbox`).
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from maas.factory.render import render_project
 from maas.factory.spec import Spec
 from maas.toolbox.protocol.build import write_files, zip_files
-from maas.toolbox.sandbox import SandboxResult, run_sandboxed
+from maas.toolbox.sandbox import SandboxResult, TestedBuild, run_sandboxed
 
 TEST_TIMEOUT = 240.0
 TEST_CPU_SECONDS = 240
 TEST_MEMORY_MB = 2048
-
-
-@dataclass(frozen=True)
-class ProjectBuild:
-    files: dict[str, str]
-    test: SandboxResult | None
-    zip_bytes: bytes
-
-    @property
-    def passed(self) -> bool:
-        return self.test is not None and self.test.ok
-
-    @property
-    def test_output(self) -> str:
-        if self.test is None:
-            return ""
-        return (self.test.stdout + ("\n" + self.test.stderr if self.test.stderr else "")).strip()
 
 
 def run_project_tests(workdir: Path, *, use_bwrap: bool = True) -> SandboxResult:
@@ -51,7 +33,7 @@ def run_project_tests(workdir: Path, *, use_bwrap: bool = True) -> SandboxResult
 
 def build_project(spec: Spec, version: int, workdir: Path, *, run_tests: bool = True,
                   today: date | None = None,
-                  extra_files: dict[str, str] | None = None) -> ProjectBuild:
+                  extra_files: dict[str, str] | None = None) -> TestedBuild:
     """Render into `workdir` (a fresh folder the caller owns), test it there, zip it.
 
     `extra_files` are written over the rendered ones before the tests run (how the tests
@@ -61,4 +43,4 @@ def build_project(spec: Spec, version: int, workdir: Path, *, run_tests: bool = 
     workdir.mkdir(parents=True, exist_ok=True)
     write_files({**files, **(extra_files or {})}, workdir)
     result = run_project_tests(workdir) if run_tests else None
-    return ProjectBuild(files=files, test=result, zip_bytes=zip_files(files, spec.name))
+    return TestedBuild(files=files, test=result, zip_bytes=zip_files(files, spec.name))

@@ -13,6 +13,7 @@ import re
 import unicodedata
 
 from maas.factory.spec import RESERVED
+from maas.toolbox.thingmodel.normalise import translate_words
 from maas.toolbox.thingmodel.terms import TERMS as DEVICE_TERMS
 
 BUSINESS_TERMS: dict[str, str] = {
@@ -40,7 +41,7 @@ BUSINESS_TERMS: dict[str, str] = {
     "得分": "score", "分数": "score", "原因": "cause", "系统": "system", "管理": "management",
     "工序": "process_step", "质检": "quality_check", "检验": "check", "供货": "supply",
     "期限": "deadline", "限期": "deadline", "联系人": "contact", "责任人": "owner",
-    "日": "date", "人": "person", "的": "",
+    "日": "date", "人": "person",
 }
 CJK = re.compile(r"[\u3400-\u9fff]")
 IRREGULAR = {"person": "people", "data": "data", "equipment": "equipment", "staff": "staff",
@@ -83,32 +84,6 @@ def singular_of(word: str) -> str:
     return word
 
 
-def _translate(text: str) -> str | None:
-    terms = {**DEVICE_TERMS, **BUSINESS_TERMS}
-    longest = max(map(len, terms))
-    words: list[str] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if not (ch.isalnum() or CJK.match(ch)):
-            i += 1
-            continue
-        for size in range(min(longest, len(text) - i), 0, -1):
-            term = terms.get(text[i:i + size])
-            if term is not None:
-                if term:
-                    words.append(term)
-                i += size
-                break
-        else:
-            if CJK.match(ch):
-                return None
-            run = re.match(r"[A-Za-z0-9]+", text[i:])
-            words.append(run.group(0).lower() if run else ch)
-            i += len(run.group(0)) if run else 1
-    return "_".join(words) or None
-
-
 def fit(ident: str, kind: str, *, reserved: bool = True) -> str:
     """A valid identifier (<= 40 chars, not reserved unless `reserved=False`) from a snake
     string."""
@@ -133,7 +108,7 @@ def identifier_for(label: str, kind: str, *, singular: bool = False,
         return None
     if CJK.search(label):
         ascii_part = snake(re.sub(r"[\u3400-\u9fff]", " ", label))
-        translated = _translate(label)
+        translated = translate_words(label, {**DEVICE_TERMS, **BUSINESS_TERMS})
         words = snake(translated or "") or (ascii_part if len(ascii_part) >= 3 else "")
     else:
         words = snake(label)

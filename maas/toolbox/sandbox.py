@@ -54,6 +54,25 @@ class SandboxResult:
         return self.returncode == 0 and not self.timed_out
 
 
+@dataclass(frozen=True)
+class TestedBuild:
+    """Generated files, their sandboxed test run (None if skipped) and the files as a zip."""
+
+    files: dict[str, str]
+    test: SandboxResult | None
+    zip_bytes: bytes
+
+    @property
+    def passed(self) -> bool:
+        return self.test is not None and self.test.ok
+
+    @property
+    def test_output(self) -> str:
+        if self.test is None:
+            return ""
+        return (self.test.stdout + ("\n" + self.test.stderr if self.test.stderr else "")).strip()
+
+
 def find_bwrap() -> str | None:
     """The bubblewrap binary, if installed (Debian package `bubblewrap`)."""
     return shutil.which("bwrap")

@@ -5,36 +5,20 @@ from __future__ import annotations
 import io
 import sys
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from maas.toolbox.protocol.codegen import generate_package
 from maas.toolbox.protocol.frames import FrameSpec
 from maas.toolbox.protocol.registers import RegisterMap
-from maas.toolbox.sandbox import SandboxResult, run_sandboxed
+from maas.toolbox.sandbox import TestedBuild, run_sandboxed
 
 TEST_TIMEOUT = 60.0
 TEST_CPU_SECONDS = 60
 TEST_MEMORY_MB = 1024
 
 
-@dataclass(frozen=True)
-class ParserBuild:
-    """The package files, the sandboxed test run (None if skipped) and the package as a zip."""
-
-    files: dict[str, str]
-    test: SandboxResult | None
-    zip_bytes: bytes
-
-    @property
-    def passed(self) -> bool:
-        return self.test is not None and self.test.ok
-
-    @property
-    def test_output(self) -> str:
-        if self.test is None:
-            return ""
-        return (self.test.stdout + ("\n" + self.test.stderr if self.test.stderr else "")).strip()
+#: A generated parser package with its test run; kept under its historic name.
+ParserBuild = TestedBuild
 
 
 def write_files(files: dict[str, str], root: Path) -> None:

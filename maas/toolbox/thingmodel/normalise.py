@@ -56,19 +56,20 @@ def snake(text: str) -> str:
     return re.sub(r"_+", "_", text)
 
 
-def _translate(text: str) -> str | None:
-    """Chinese (mixed with ASCII) name -> words from the term table, or None if not covered."""
+def translate_words(text: str, terms: dict[str, str] = TERMS) -> str | None:
+    """Chinese (mixed with ASCII) name -> words from a term table (longest match first), or
+    None if not covered."""
     words: list[str] = []
     i = 0
     text = unicodedata.normalize("NFKC", text)
-    longest = max(map(len, TERMS))
+    longest = max(map(len, terms))
     while i < len(text):
         ch = text[i]
         if ch in FILLERS or not (ch.isalnum() or CJK.match(ch)):
             i += 1
             continue
         for size in range(min(longest, len(text) - i), 0, -1):
-            term = TERMS.get(text[i:i + size])
+            term = terms.get(text[i:i + size])
             if term is not None:
                 words.append(term)
                 i += size
@@ -97,7 +98,7 @@ def identifier_from_name(name: str, *, prefer_ascii: bool = False) -> str | None
     english = next((r for r in runs if len(re.sub(r"[^A-Za-z]", "", r)) >= 3), None)
     if prefer_ascii and runs and re.search(r"[A-Za-z]", runs[0]):
         english = english or runs[0]
-    for candidate in (english, _translate(name)):
+    for candidate in (english, translate_words(name)):
         ident = snake(candidate or "")
         if ident:
             return fit_identifier(ident)
