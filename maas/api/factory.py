@@ -12,15 +12,17 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from maas.api.deps import principal, services
+from maas.api.tools.calls import tool_model_call
 from maas.errors import Conflict
 from maas.factory.publish import app_package
 from maas.factory.service import MAX_MESSAGE_CHARS, build_view, session_view
 from maas.factory.spec import Spec
+from maas.factory.wording import propose_wording
 from maas.services import Services
 from maas.store.catalog import app_view
 from maas.tenancy.principal import Principal
@@ -44,6 +46,11 @@ class MessageBody(_Body):
 
 class SpecBody(_Body):
     spec: dict[str, Any]
+    version: int | None = Field(default=None, ge=1, description="the version you edited")
+
+
+class WordingBody(_Body):
+    model: str | None = Field(default=None, max_length=128)
 
 
 class ConfirmBody(_Body):
@@ -124,7 +131,23 @@ async def get_spec(session_id: str, who: Principal = Depends(principal),
 @router.put("/{session_id}/spec")
 async def put_spec(session_id: str, body: SpecBody, who: Principal = Depends(principal),
                    svc: Services = Depends(services)) -> dict[str, Any]:
-    return await asyncio.to_thread(svc.factory.put_spec, who, session_id, body.spec)
+    return await asyncio.to_thread(svc.factory.put_spec, who, session_id, body.spec,
+                                   body.version)
+
+
+@router.post("/{session_id}/wording")
+async def word_spec(session_id: str, request: Request, body: WordingBody | None = None,
+                    who: Principal = Depends(principal),
+                    svc: Services = Depends(services)) -> dict[str, Any]:
+    """Let the model write the descriptions, messages and report wording the spec lacks; the
+    result is a new spec version (see `changes`) that must be confirmed like any edit."""
+    row = await asyncio.to_thread(svc.factory.get, who, session_id)
+    call = tool_model_call(svc, request, who, (body.model if body else None)
+                           or svc.settings.tool_model, "factory")
+    worded, notes = await propose_wording(Spec.model_validate(row.spec), call)
+    view = await asyncio.to_thread(svc.factory.put_spec, who, session_id,
+                                   worded.model_dump(mode="json"), row.spec_version)
+    return {**view, "notes": notes}
 
 
 @router.get("/{session_id}/versions")

@@ -148,10 +148,16 @@ class Factory:
             s.flush()
             return turn, session_view(row)
 
-    def put_spec(self, who: Principal, session_id: str, data: Any) -> dict[str, Any]:
+    def put_spec(self, who: Principal, session_id: str, data: Any,
+                 expected_version: int | None = None) -> dict[str, Any]:
+        """Replace the spec (a new version if anything differs). `expected_version` guards
+        against overwriting a change made since the caller read the spec."""
         spec = parse_spec(data)
         with self.db.session(write=True) as s:
             row = self._owned(s, who, session_id)
+            if expected_version is not None and expected_version != row.spec_version:
+                raise Conflict(f"the spec changed since version {expected_version} (now "
+                               f"{row.spec_version}); reload it and retry", param="version")
             changes = format_spec_diff(diff_specs(Spec.model_validate(row.spec), spec))
             if changes:
                 self._new_version(s, who, row, spec, changes)

@@ -21,7 +21,7 @@ from maas.factory.spec import RESERVED
 from maas.settings import Settings
 from tests.conftest import ADMIN_KEY, write_fake_manifests
 from tests.support.fake_engine import serve_in_thread
-from tests.support.tenancy import bearer, make_plan, make_tenant, ok
+from tests.support.tenancy import bearer, grant, make_plan, make_tenant, ok
 
 EN = [
     "I need an equipment inspection system: devices, inspection plans, inspection records "
@@ -53,8 +53,14 @@ ZH = [
 
 
 @pytest.fixture
+def engine(fake_engine: tuple[str, Any]) -> Any:
+    return fake_engine[1]
+
+
+@pytest.fixture
 def base(tmp_path: Path, fake_engine: tuple[str, Any]) -> Iterator[str]:
-    url, _ = fake_engine
+    url, fake = fake_engine
+    fake.state.decisions = []
     write_fake_manifests(tmp_path / "models", url)
     settings = Settings(data_dir=tmp_path / "data", models_dir=tmp_path / "models",
                         knowledge_bases_dir=tmp_path / "kbs", apps_dir=tmp_path / "apps",
@@ -186,3 +192,36 @@ def test_publish_and_isolation(base: str) -> None:
     assert _call(base, other, "GET", "")["data"] == []
     _call(base, key, "POST", f"/{sid}/messages", 400, json={"content": ""})
     _call(base, key, "POST", f"/{sid}/messages", 400, json={"content": "x", "extra": 1})
+
+
+def test_model_words_descriptions_and_messages_as_a_new_version(base: str, engine: Any) -> None:
+    key = _key(base, "wordy")
+    sid = _call(base, key, "POST", "", 201, json={})["id"]
+    spec = json.loads(Path("tests/fixtures/factory/inspection-spec.json").read_text())
+    _call(base, key, "PUT", f"/{sid}/spec", json={"spec": spec})
+    assert _call(base, key, "POST", f"/{sid}/wording", 402, json={})["error"]["code"]
+    grant(base, "wordy", 100)
+    _call(base, key, "POST", f"/{sid}/confirm", json={})
+    engine.state.decisions.append({"content": json.dumps({
+        "entities": {"device": "A machine on the shop floor that is inspected.",
+                     "inspection_plan": "<script>x</script>",
+                     "inspection_record": "检查记录", "defect": "A fault found."},
+        "reports": {"overdue": "Plans whose next inspection date has passed."},
+        "messages": {}})})
+    worded = _call(base, key, "POST", f"/{sid}/wording", json={})
+    assert worded["changes"] == [
+
+        '~ entities.device.description: "" -> "A machine on the shop floor that is inspected."',
+        '~ entities.defect.description: "" -> "A fault found."',
+        '~ reports.overdue.description: "" -> "Plans whose next inspection date has passed."']
+    assert worded["confirmed"] is False and worded["notes"][0].startswith("kept 3 of")
+    request = engine.state.requests[-1]
+    assert request["response_format"]["type"] == "json_schema"
+    usage = ok(httpx.get(f"{base}/api/v1/tenants/wordy/usage?app=tool:factory",
+                         headers=bearer(key)))
+    assert usage["data"] and usage["data"][0]["model"] == "fake-chat"
+    # A model that answers garbage changes nothing.
+    engine.state.decisions.append({"content": "not json"})
+    again = _call(base, key, "POST", f"/{sid}/wording", json={})
+    assert again["changes"] == [] and "no usable answer" in again["notes"][0]
+    _call(base, key, "PUT", f"/{sid}/spec", 409, json={"spec": spec, "version": 1})
