@@ -16,6 +16,7 @@ from maas.console.routes import (
     apps,
     auth,
     dashboard,
+    factory,
     keys,
     knowledge,
     models,
@@ -32,7 +33,7 @@ def mount(app: FastAPI) -> None:
     app.add_middleware(SessionBridge)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
     for module in (auth, dashboard, models, playground, knowledge, apps, keys, usage,
-                   account, admin, toolbox):
+                   account, admin, toolbox, factory):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

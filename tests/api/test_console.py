@@ -132,3 +132,35 @@ def test_tenant_switcher(world: World) -> None:
     page = user.get("/console").text
     r = user.post("/console/tenant", data={"tenant_id": "platform", "csrf_token": _csrf(page)})
     assert r.status_code == 404
+
+
+def test_software_factory_pages(world: World) -> None:
+    client = _signed_in(world.base, "owner@globex.example")
+    page = client.get("/console/factory")
+    assert page.status_code == 200 and 'action="/console/factory"' in page.text
+    assert client.post("/console/factory", data={"message": "x"}).status_code == 403
+    created = client.post("/console/factory", data={
+        "csrf_token": _csrf(page.text),
+        "message": "I need a parts system: parts, suppliers"}, follow_redirects=False)
+    assert created.status_code == 303
+    session_page = created.headers["location"]
+    for message in ("A supplier has name (required), email.",
+                    "A part has name (required), quantity (0-1000), supplier.",
+                    "Roles: clerk can do everything."):
+        token = _csrf(client.get(session_page).text)
+        sent = client.post(f"{session_page}/message",
+                           data={"csrf_token": token, "content": message})
+        assert sent.status_code == 303, sent.text
+    html = client.get(session_page).text
+    assert "supplier_id" not in html and "→ supplier" in html  # the relation, as a reference
+    token = _csrf(html)
+    assert client.post(f"{session_page}/confirm", data={"csrf_token": token}).status_code == 303
+    assert client.post(f"{session_page}/generate", data={"csrf_token": token}).status_code == 303
+    html = client.get(session_page).text
+    assert "Tests passed" in html and "/download" in html
+    download = re.search(r'href="(/console/factory/[^"]+/download)"', html).group(1)
+    zipped = client.get(download)
+    assert zipped.status_code == 200 and zipped.content[:2] == b"PK"
+    intruder = _signed_in(world.base, "owner@acme.example")
+    assert intruder.get(session_page).status_code == 404
+    assert intruder.get(download).status_code == 404

@@ -21,7 +21,7 @@ PAGES = {"dashboard": "/console", "models": "/console/models",
          "app": "/console/apps/inspection-report", "keys": "/console/keys",
          "usage": "/console/usage", "credits": "/console/credits",
          "members": "/console/members", "audit": "/console/audit",
-         "toolbox": "/console/toolbox"}
+         "toolbox": "/console/toolbox", "factory": "/console/factory"}
 
 
 def _sign_in(page: Any, base: str, email: str) -> None:
@@ -112,7 +112,26 @@ def test_acceptance_flow(world: World, browser: Any, shots: Path) -> None:
     assert len(bars) == 14 and bars[-1] > 0
     assert "fake-chat" in page.text_content("#top-models")
 
-    for name, path in PAGES.items():
+    # The software factory: requirements in conversation -> a tested project to download.
+    page.goto(f"{base}/console/factory")
+    page.fill("#new-session textarea[name=message]",
+              "I need an inspection system: devices, inspection records, overdue report")
+    page.click("#new-session button")
+    page.wait_for_selector("#message-form")
+    factory_url = page.url
+    for message in ("A device has name (required), serial number (unique).",
+                    "An inspection record has device, inspected on (date, required), "
+                    "result (ok/defect, required).",
+                    "Overdue report: inspection records whose inspected on is before today.",
+                    "Roles: inspector can do everything.", "confirm"):
+        page.fill("#message-form textarea", message)
+        page.click("#message-form button")
+        page.wait_for_selector("#message-form")
+    page.click("#generate-form button")
+    page.wait_for_selector("#builds .badge.ok", timeout=120_000)
+    assert "Spec confirmed" in page.content() or "v" in page.text_content("#builds")
+
+    for name, path in {**PAGES, "factory-session": factory_url.removeprefix(base)}.items():
         _snap(page, base, shots, name, path)
     _snap(page, base, shots, "knowledge-base", kb_url.removeprefix(base) + "?q=spindle+alarm")
 
