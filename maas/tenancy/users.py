@@ -223,15 +223,41 @@ def sign_in(session: Session, email: str, password: str, tenant_id: str | None =
                                    code="no_tenant")
     elif not user.is_platform_admin and tenant_id not in {m.tenant_id for m in memberships}:
         raise NotFound(f"tenant {tenant_id!r} not found")
-    token = SESSION_PREFIX + secrets.token_urlsafe(32)
     now = now or utcnow()
-    record = UserSession(id="ses_" + secrets.token_hex(8), token_hash=_hash(token),
-                         user_id=user.id, tenant_id=tenant_id, created_at=now,
-                         expires_at=now + SESSION_TTL)
-    session.add(record)
-    session.flush()
+    token, record = _open_session(session, user, tenant_id, now, now + SESSION_TTL)
     audit.record(session, None, "user.sign_in", "user", user.id, tenant_id)
     return SignIn(token=token, session=record, user=user)
+
+
+def _open_session(session: Session, user: User, tenant_id: str, now: datetime,
+                  expires_at: datetime) -> tuple[str, UserSession]:
+    token = SESSION_PREFIX + secrets.token_urlsafe(32)
+    record = UserSession(id="ses_" + secrets.token_hex(8), token_hash=_hash(token),
+                         user_id=user.id, tenant_id=tenant_id, created_at=now,
+                         expires_at=expires_at)
+    session.add(record)
+    session.flush()
+    return token, record
+
+
+def switch_tenant(session: Session, who: Principal, token: str, tenant_id: str) -> str:
+    """A new session token for `who`'s user in `tenant_id`, without the password again; the
+    old session stops working (a session is bound to one tenant). Audited like a sign-in."""
+    current = session.exec(select(UserSession).where(
+        UserSession.token_hash == _hash(token))).first()
+    user = session.get(User, who.user_id) if who.user_id else None
+    if current is None or user is None or current.user_id != user.id:
+        raise NotFound("session not found")
+    member_of = {m.tenant_id for m in tenants_of(session, user)}
+    if tenant_id not in member_of and not (user.is_platform_admin and tenant_id == "platform"):
+        raise NotFound(f"tenant {tenant_id!r} not found")
+    now = utcnow()
+    current.revoked_at = now
+    session.add(current)
+    fresh, _ = _open_session(session, user, tenant_id, now, current.expires_at)
+    audit.record(session, who, "user.switch_tenant", "user", user.id, tenant_id,
+                 from_tenant=who.tenant_id)
+    return fresh
 
 
 def authenticate_session(session: Session, token: str, now: datetime | None = None

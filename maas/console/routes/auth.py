@@ -11,9 +11,9 @@ from fastapi.responses import Response
 from maas.console.client import ApiError
 from maas.console.i18n import LANGUAGES
 from maas.console.security import LANG_COOKIE, clear_session, session_token, set_session
-from maas.console.tenant_switch import switch_tenant
 from maas.console.web import Page, anonymous_page, back, form, redirect, signed_in
 from maas.errors import NotFound
+from maas.tenancy import users
 from maas.tenancy.users import authenticate_session
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -72,7 +72,7 @@ async def switch(request: Request, page: Page = Depends(signed_in)) -> Response:
             who = authenticate_session(session, token)
             if who is None:
                 raise NotFound("session not found")
-            return switch_tenant(session, who, token, tenant_id)
+            return users.switch_tenant(session, who, token, tenant_id)
 
     try:
         fresh = await asyncio.to_thread(work)
