@@ -47,13 +47,14 @@ def diff_specs(old: Spec, new: Spec) -> list[tuple[str, str, Any, Any]]:
             folded.append(path)
         elif before[path] != after[path] and not isinstance(after[path], dict):
             changes.append(("~", path, before[path], after[path]))
-    if old.sample_data != new.sample_data:
-        changes.append(("~", "sample_data", None, None))
+    if old.sample_data != new.sample_data:  # rows are data, not requirements: counts only
+        changes.append(("~", "sample_data", {k: len(v) for k, v in old.sample_data.items()},
+                        {k: len(v) for k, v in new.sample_data.items()}))
     return changes
 
 
 def _short(value: Any) -> str:
-    if isinstance(value, dict):
+    if isinstance(value, dict) and ("type" in value or "entity" in value or "label" in value):
         kind = value.get("type") or value.get("entity")
         label = value.get("label")
         return " ".join(f"({x})" for x in (kind, label) if x)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any
 
 from maas.errors import MaasError, UpstreamError
-from maas.factory.spec import Spec, parse_spec
+from maas.factory.samples import ROWS_PER_ENTITY, check_sample_rows, sample_rows
+from maas.factory.spec import Spec, SpecField, parse_spec
 
 ModelCall = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 MAX_TOKENS = 600
@@ -32,15 +34,34 @@ def _wanted(spec: Spec) -> dict[str, dict[str, str]]:
     return {"entities": entities, "reports": reports, "messages": messages}
 
 
-def _schema(wanted: dict[str, dict[str, str]]) -> dict[str, Any]:
+def _sample_fields(spec: Spec) -> dict[str, list[SpecField]]:
+    """Entities without sample rows -> their text fields, which the model may write."""
+    return {e.name: [f for f in e.fields if f.type in ("string", "text")]
+            for e in spec.entities if e.name not in spec.sample_data
+            and any(f.type in ("string", "text") for f in e.fields)}
+
+
+def _schema(wanted: dict[str, dict[str, str]], samples: dict[str, list[SpecField]]
+            ) -> dict[str, Any]:
     limits = {"entities": 200, "reports": 200, "messages": 120}
-    return {"type": "object", "additionalProperties": False,
-            "required": [s for s in wanted if wanted[s]],
-            "properties": {section: {
-                "type": "object", "additionalProperties": False, "required": sorted(keys),
-                "properties": {k: {"type": "string", "maxLength": limits[section]}
-                               for k in sorted(keys)}}
-                for section, keys in wanted.items() if keys}}
+    properties: dict[str, Any] = {section: {
+        "type": "object", "additionalProperties": False, "required": sorted(keys),
+        "properties": {k: {"type": "string", "maxLength": limits[section]}
+                       for k in sorted(keys)}}
+        for section, keys in wanted.items() if keys}
+    if samples:
+        properties["samples"] = {
+            "type": "object", "additionalProperties": False, "required": sorted(samples),
+            "properties": {entity: {
+                "type": "array", "minItems": ROWS_PER_ENTITY, "maxItems": ROWS_PER_ENTITY,
+                "items": {"type": "object", "additionalProperties": False,
+                          "required": [f.name for f in fields],
+                          "properties": {f.name: {"type": "string",
+                                                  "maxLength": min(f.max_length or 80, 80)}
+                                         for f in fields}}}
+                for entity, fields in samples.items()}}
+    return {"type": "object", "additionalProperties": False, "required": sorted(properties),
+            "properties": properties}
 
 
 def _prompt(spec: Spec, wanted: dict[str, dict[str, str]]) -> str:
@@ -49,10 +70,14 @@ def _prompt(spec: Spec, wanted: dict[str, dict[str, str]]) -> str:
              f"{spec.title or spec.name}. {spec.description}".strip(),
              "entities: one sentence saying what each record is for;",
              "reports: one sentence saying what the report shows;",
-             "messages: the error shown when a user enters a wrong or empty value.", ""]
+             "messages: the error shown when a user enters a wrong or empty value;",
+             f"samples: {ROWS_PER_ENTITY} realistic example records per entity (text fields).",
+             ""]
     for section, keys in wanted.items():
         for key, label in keys.items():
             lines.append(f"{section}.{key}: {label}")
+    for entity, fields in _sample_fields(spec).items():
+        lines.append(f"samples.{entity}: " + ", ".join(f.label or f.name for f in fields))
     return "\n".join(lines)
 
 
@@ -66,19 +91,21 @@ def fits(text: Any, language: str, label: str) -> bool:
     return has_cjk if language == "zh" else not has_cjk
 
 
-async def propose_wording(spec: Spec, call: ModelCall) -> tuple[Spec, list[str]]:
+async def propose_wording(spec: Spec, call: ModelCall, today: date | None = None
+                          ) -> tuple[Spec, list[str]]:
     """A copy of `spec` with the model's texts where they fit, and notes on what was dropped.
 
     Never raises for a model failure: the spec comes back unchanged, with a note."""
     wanted = _wanted(spec)
-    if not any(wanted.values()):
+    samples = _sample_fields(spec)
+    if not any(wanted.values()) and not samples:
         return spec, ["nothing to word: every text is already written"]
     try:
         reply = await call({
             "messages": [{"role": "user", "content": _prompt(spec, wanted)}],
             "max_tokens": MAX_TOKENS, "temperature": 0.2,
             "response_format": {"type": "json_schema", "json_schema": {
-                "name": "wording", "strict": True, "schema": _schema(wanted)}}})
+                "name": "wording", "strict": True, "schema": _schema(wanted, samples)}}})
         content = reply["choices"][0]["message"]["content"] or ""
         proposal = json.loads(content)
     except MaasError as exc:
@@ -102,7 +129,47 @@ async def propose_wording(spec: Spec, call: ModelCall) -> tuple[Spec, list[str]]
             kept += 1
             _put(data, section, key, text.strip())
     notes.insert(0, f"kept {kept} of {sum(map(len, wanted.values()))} texts from the model")
+    if samples:
+        rows, sample_notes = _merge_samples(spec, samples, proposal.get("samples"),
+                                            today or date.today())
+        data["sample_data"] = {**spec.sample_data, **rows}
+        notes += sample_notes
     return parse_spec(data), notes
+
+
+def _text_fits(field: SpecField, value: Any) -> bool:
+    if not isinstance(value, str) or FORBIDDEN.search(value):
+        return False
+    limit = field.max_length or (5000 if field.type == "text" else 200)
+    return max(field.min_length or 0, 1) <= len(value.strip()) <= limit
+
+
+def _merge_samples(spec: Spec, samples: dict[str, list[SpecField]], proposal: Any,
+                   today: date) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    """Deterministic sample rows with the model's text values laid over them where they fit;
+    an entity whose rows would then break the spec keeps the deterministic ones."""
+    base = sample_rows(spec, today)
+    proposal = proposal if isinstance(proposal, dict) else {}
+    out: dict[str, list[dict[str, Any]]] = {}
+    notes: list[str] = []
+    for entity, fields in samples.items():
+        rows = [dict(row) for row in base[entity]]
+        answers = proposal.get(entity) if isinstance(proposal.get(entity), list) else []
+        for row, answer in zip(rows, answers, strict=False):
+            for field in fields:
+                value = answer.get(field.name) if isinstance(answer, dict) else None
+                if _text_fits(field, value):
+                    row[field.name] = value.strip()
+        for field in fields:
+            if field.unique and len({r[field.name] for r in rows}) < len(rows):
+                for row, original in zip(rows, base[entity], strict=True):
+                    row[field.name] = original[field.name]
+        problems = check_sample_rows(spec, {**base, entity: rows})
+        if problems:
+            notes.append(f"samples.{entity}: kept the built-in rows ({problems[0]})")
+            rows = base[entity]
+        out[entity] = rows
+    return out, notes
 
 
 def _put(data: dict[str, Any], section: str, key: str, text: str) -> None:

@@ -207,13 +207,26 @@ def test_model_words_descriptions_and_messages_as_a_new_version(base: str, engin
                      "inspection_plan": "<script>x</script>",
                      "inspection_record": "检查记录", "defect": "A fault found."},
         "reports": {"overdue": "Plans whose next inspection date has passed."},
-        "messages": {}})})
+        "messages": {},
+        "samples": {"device": [
+            {"name": "Boiler feed pump", "serial_number": "BFP-01", "location": "Hall A"},
+            {"name": "Air compressor", "serial_number": "BFP-01", "location": "Hall B"},
+            {"name": "<b>bad</b>", "serial_number": "CV-7", "location": "Yard"}]}})})
     worded = _call(base, key, "POST", f"/{sid}/wording", json={})
     assert worded["changes"] == [
 
         '~ entities.device.description: "" -> "A machine on the shop floor that is inspected."',
         '~ entities.defect.description: "" -> "A fault found."',
-        '~ reports.overdue.description: "" -> "Plans whose next inspection date has passed."']
+        '~ reports.overdue.description: "" -> "Plans whose next inspection date has passed."',
+        '~ sample_data: {} -> {"device": 3, "inspection_plan": 3, "inspection_record": 3, '
+        '"defect": 3}']
+    rows = _call(base, key, "GET", f"/{sid}/spec")["spec"]["sample_data"]["device"]
+    assert [r["name"] for r in rows] == ["Boiler feed pump", "Air compressor", "Name 3"]
+    # serial numbers must stay unique: the model repeated one, so the built-in ones are kept
+    assert [r["serial_number"] for r in rows] == ["DEV-001", "DEV-002", "DEV-003"]
+    _call(base, key, "POST", f"/{sid}/confirm", json={})
+    build = _call(base, key, "POST", f"/{sid}/generate", 201)
+    assert build["passed"], build["test_output"]  # the worded spec still makes a passing project
     assert worded["confirmed"] is False and worded["notes"][0].startswith("kept 3 of")
     request = engine.state.requests[-1]
     assert request["response_format"]["type"] == "json_schema"
