@@ -22,6 +22,7 @@ ModelCall = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 MAX_TOKENS = 600
 FORBIDDEN = re.compile(r"[{}<>`$\\\x00-\x1f]")
 CJK = re.compile(r"[\u4e00-\u9fff]")
+LIMITS = {"entities": 200, "reports": 200, "messages": 120}
 
 
 def _wanted(spec: Spec) -> dict[str, dict[str, str]]:
@@ -43,7 +44,7 @@ def _sample_fields(spec: Spec) -> dict[str, list[SpecField]]:
 
 def _schema(wanted: dict[str, dict[str, str]], samples: dict[str, list[SpecField]]
             ) -> dict[str, Any]:
-    limits = {"entities": 200, "reports": 200, "messages": 120}
+    limits = LIMITS
     properties: dict[str, Any] = {section: {
         "type": "object", "additionalProperties": False, "required": sorted(keys),
         "properties": {k: {"type": "string", "maxLength": limits[section]}
@@ -81,11 +82,13 @@ def _prompt(spec: Spec, wanted: dict[str, dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
-def fits(text: Any, language: str, label: str) -> bool:
+def fits(text: Any, language: str, label: str, limit: int = 200) -> bool:
+    """Usable text: not cut off at the length limit, not the label again, no markup, and in
+    the conversation's script."""
     if not isinstance(text, str):
         return False
     text = text.strip()
-    if not 3 <= len(text) <= 200 or FORBIDDEN.search(text) or text.lower() == label.lower():
+    if not 3 <= len(text) < limit or FORBIDDEN.search(text) or text.lower() == label.lower():
         return False
     has_cjk = bool(CJK.search(text))
     return has_cjk if language == "zh" else not has_cjk
@@ -123,7 +126,7 @@ async def propose_wording(spec: Spec, call: ModelCall, today: date | None = None
         answers = proposal.get(section) if isinstance(proposal.get(section), dict) else {}
         for key, label in keys.items():
             text = answers.get(key)
-            if not fits(text, spec.language, label):
+            if not fits(text, spec.language, label, LIMITS[section]):
                 notes.append(f"dropped {section}.{key}: {str(text)[:60]!r}")
                 continue
             kept += 1
@@ -135,6 +138,11 @@ async def propose_wording(spec: Spec, call: ModelCall, today: date | None = None
         data["sample_data"] = {**spec.sample_data, **rows}
         notes += sample_notes
     return parse_spec(data), notes
+
+
+def spec_entity_label(spec: Spec, name: str) -> str:
+    entity = spec.entity(name)
+    return (entity.label or entity.name) if entity else name
 
 
 def _text_fits(field: SpecField, value: Any) -> bool:
@@ -155,10 +163,15 @@ def _merge_samples(spec: Spec, samples: dict[str, list[SpecField]], proposal: An
     for entity, fields in samples.items():
         rows = [dict(row) for row in base[entity]]
         answers = proposal.get(entity) if isinstance(proposal.get(entity), list) else []
-        for row, answer in zip(rows, answers, strict=False):
-            for field in fields:
-                value = answer.get(field.name) if isinstance(answer, dict) else None
-                if _text_fits(field, value):
+        labels = [x.lower() for x in (spec_entity_label(spec, entity),) if len(x) >= 3]
+        for field in fields:
+            values = [a.get(field.name) if isinstance(a, dict) else None for a in answers]
+            strings = [v.strip().lower() for v in values if isinstance(v, str)]
+            echo = labels + ([field.label.lower()] if len(field.label) >= 3 else [])
+            for row, value in zip(rows, values, strict=False):
+                # An example, not a description of one: no labels echoed, no value twice.
+                if (_text_fits(field, value) and strings.count(value.strip().lower()) == 1
+                        and not any(word in value.lower() for word in echo)):
                     row[field.name] = value.strip()
         for field in fields:
             if field.unique and len({r[field.name] for r in rows}) < len(rows):
