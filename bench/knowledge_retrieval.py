@@ -11,8 +11,9 @@ Ingest, per corpus size (chunks/s per stage):
              are chunked; the rest of the corpus repeats those chunks with their numbers
              shifted (the output says so).
   index      `store.write_version`: chunks.jsonl, FAISS IndexFlatIP, BM25 over jieba tokens,
-             fsync, atomic switch; synthetic unit-norm float32 vectors of 384 dims (those of
-             multilingual-e5-small). The BM25 build and save are timed inside it.
+             sentence windows, fsync, atomic switch; synthetic unit-norm float32 vectors of
+             384 dims (those of multilingual-e5-small), two windows per chunk (the shipped
+             bases have about 2.2). The BM25 build and save are timed inside it.
   embedding  the real multilingual-e5-small in-process (`maas.kb_cli._local_embedder_for`,
              the path `maas kb build` takes) on --embed-sample chunks, embedded as passages
              with their section heading in front, batches of 32; measured once, used for
@@ -22,8 +23,9 @@ Ingest, per corpus size (chunks/s per stage):
 Query, per corpus size: the time to open the snapshot (`Snapshot.open`, warm page cache,
 median [min..max] of --rounds opens), then --queries synthetic questions (Chinese, English
 and mixed, some with fault codes) with random unit-norm query vectors through the hybrid
-search (`snapshot.search`, top_k 5), BM25 alone (50 candidates) and FAISS alone (50; with
-FAISS's default OpenMP threads, and again with one thread), each --rounds times; p50, p99
+search (`snapshot.search`, top_k 5, with a translation vector as a term-base search has,
+and again without the window re-scoring), BM25 alone (50 candidates) and FAISS alone
+(50; with FAISS's default OpenMP threads, and again with one thread), each --rounds times; p50, p99
 and mean in ms, median [min..max] over the rounds. Query embedding latency (one query per
 call, as the gateway embeds a search) is measured with the real model on --embed-queries
 questions. Everything runs in one process and shares the machine's cores with whatever
@@ -56,12 +58,14 @@ from maas.knowledge.ingest import embedding_text, stored_chunks
 from maas.knowledge.lexical import BM25Index, tokenize
 from maas.knowledge.store import Snapshot, StoredChunk, write_version
 from maas.knowledge.uploads import check_upload
+from maas.knowledge.windows import Windows
 
 from _common import percentile, spread
 
 DIMS = 384  # multilingual-e5-small
 EMBED_MODEL = "multilingual-e5-small"
 CHUNK_SIZE, CHUNK_OVERLAP = 500, 80  # the defaults of `ingest`
+WINDOWS_PER_CHUNK = 2
 
 # --- a deterministic corpus ---------------------------------------------------------------
 
@@ -383,6 +387,9 @@ def bench_size(size: int, args: argparse.Namespace, work: Path,
         corpus = chunks
         how = f"{documents:,} documents"
     vectors = unit_vectors(np.random.default_rng(args.seed), size)
+    windows = Windows(np.repeat(np.arange(size, dtype=np.int32), WINDOWS_PER_CHUNK),
+                      unit_vectors(np.random.default_rng(args.seed + 1),
+                                   size * WINDOWS_PER_CHUNK))
     print(f"corpus of {size:,} chunks ({how}; {chars:.0f} chars per chunk on average, "
           f"{tables:.0%} table chunks)")
     print(f"  ingest     chunking   {chunk_s:7.1f} s for {len(chunks):,} chunks "
@@ -392,7 +399,7 @@ def bench_size(size: int, args: argparse.Namespace, work: Path,
     with timed_bm25() as bm25:
         started = time.perf_counter()
         write_version(kb_dir, corpus, vectors, {"embedding_model": EMBED_MODEL,
-                                                "dimensions": DIMS})
+                                                "dimensions": DIMS}, windows=windows)
         index_s = time.perf_counter() - started
     index_rate = size / index_s
     disk = sum(f.stat().st_size for f in kb_dir.rglob("*") if f.is_file()) / 1e6
@@ -413,7 +420,7 @@ def bench_size(size: int, args: argparse.Namespace, work: Path,
         total_s = size / chunk_rate + index_s
         print(f"             end to end {total_s:7.1f} s {size / total_s:16.0f} chunks/s   "
               f"(chunking + index only: no embedding model)")
-    del corpus, chunks, vectors
+    del corpus, chunks, vectors, windows
 
     loads = []
     snapshot: Snapshot | None = None
@@ -426,9 +433,15 @@ def bench_size(size: int, args: argparse.Namespace, work: Path,
     qrng = random.Random(args.seed + 3)
     queries = [make_query(qrng) for _ in range(args.queries)]
     qvecs = unit_vectors(np.random.default_rng(args.seed + 3), args.queries)
+    translations = unit_vectors(np.random.default_rng(args.seed + 4), args.queries)
+    by_query = {q: t for q, t in zip(queries, translations, strict=True)}
     snap = snapshot
+    unscored = Snapshot.open(kb_dir)
+    unscored.rescorer = None
     methods: dict[str, Callable[[Any, np.ndarray], object]] = {
-        "hybrid": lambda q, v: snap.search(q, v, top_k=5),
+        "hybrid": lambda q, v: snap.search(q, v, top_k=5, translation_vector=by_query[q]),
+        "unscored": lambda q, v: unscored.search(q, v, top_k=5,
+                                                 translation_vector=by_query[q]),
         "BM25": lambda q, v: snap.bm25.search(snap.bm25.query_terms(q), 50),
         "FAISS": lambda q, v: snap.vectors.search(v.reshape(1, -1), 50),
         "FAISS1": lambda q, v: snap.vectors.search(v.reshape(1, -1), 50),
@@ -450,8 +463,8 @@ def bench_size(size: int, args: argparse.Namespace, work: Path,
     print(f"  query      snapshot open {spread(loads, num)} ms; {args.rounds} round(s) x "
           f"{args.queries} queries, {sum(h == 5 for h in hits)}/{len(hits)} with 5 hits "
           f"(ms, median [min..max] over rounds)")
-    labels = {"hybrid": "hybrid top 5", "BM25": "BM25 only, 50", "FAISS": "FAISS only, 50",
-              "FAISS1": "FAISS, 1 thread"}
+    labels = {"hybrid": "hybrid top 5", "unscored": "no window pass",
+              "BM25": "BM25 only, 50", "FAISS": "FAISS only, 50", "FAISS1": "FAISS, 1 thread"}
     for name in methods:
         row = stats[name]
         print(f"             {labels[name]:<15} p50 {spread(row['p50'], num):<20} "

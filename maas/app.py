@@ -117,7 +117,7 @@ def build_services(settings: Settings, selector: EngineSelector | None = None) -
     apps = AppStore.build(db, ToolRegistry.default(toolbox=toolbox, factory=factory), model_kind,
                           knowledge.get,
                           load_app_packages(settings.apps_dir))
-    return Services(
+    services = Services(
         settings=settings, db=db, registry=registry, supervisor=supervisor,
         router=router, upstream=upstream, metrics=Metrics(),
         principals=PrincipalCache(settings.auth_cache_ttl),
@@ -126,6 +126,8 @@ def build_services(settings: Settings, selector: EngineSelector | None = None) -
                     enabled=settings.metering),
         knowledge=knowledge, apps=apps, toolbox=toolbox, factory=factory,
     )
+    knowledge.on_query_tokens = knowledge_api.meter_searches(services)  # searches embed
+    return services
 
 
 async def _housekeeping(svc: Services) -> None:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from maas.api.deps import principal, services
 from maas.errors import InvalidRequest
-from maas.knowledge.service import DEFAULT_EMBEDDING_MODEL, document_view, kb_view
+from maas.knowledge.service import DEFAULT_EMBEDDING_MODEL, QueryMeter, document_view, kb_view
 from maas.knowledge.uploads import DocumentTooLarge
 from maas.metering.charges import record_usage
 from maas.metering.pricing import Price
@@ -124,6 +124,23 @@ def _meter_ingest(svc: Services, who: Principal, kb_id: str, tokens: int,
     with svc.db.session(write=True) as session:
         record_usage(session, who, model_id, manifest.industries, "knowledge.ingest", cost,
                      prompt_tokens=tokens, request_id=request_id)
+
+
+def meter_searches(svc: Services) -> QueryMeter:
+    """A search's query embeddings, metered and charged like an embeddings request (the
+    knowledge service calls this after embedding a search's query)."""
+    async def meter(who: Principal, model_id: str, tokens: int) -> None:
+        if svc.meter.enabled and tokens:
+            await asyncio.to_thread(_record_search, svc, who, model_id, tokens)
+
+    return meter
+
+
+def _record_search(svc: Services, who: Principal, model_id: str, tokens: int) -> None:
+    manifest = svc.router.manifest(model_id)
+    with svc.db.session(write=True) as session:
+        record_usage(session, who, model_id, manifest.industries, "knowledge.search",
+                     Price.of(manifest.pricing).cost(tokens, 0), prompt_tokens=tokens)
 
 
 @router.get("/{kb_id}/documents")

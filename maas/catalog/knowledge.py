@@ -20,7 +20,7 @@ from maas.catalog.models import ManifestError
 KB_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,63}$"
 #: Bump when loading, cleaning or chunking changes: documents are chunked and embedded
 #: again. `INDEX_FORMAT`: when the index files change: indexes are rebuilt (from cache).
-CHUNK_FORMAT = "1"
+CHUNK_FORMAT = "2"
 INDEX_FORMAT = "2"
 GLOSSARY_FILE = "glossary.tsv"
 DOCUMENT_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".csv",

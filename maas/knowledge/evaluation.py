@@ -110,10 +110,16 @@ def report(kb_id: str, results: Sequence[tuple[EvalQuestion, int | None]], k: in
 
 async def evaluate(snapshot: Snapshot, embedder: Embedder, kb_id: str,
                    questions: Sequence[EvalQuestion], k: int = 5) -> EvalReport:
-    """Search every question (queries embedded in batches) and score the ranks."""
+    """Search every question (queries and their term-base translations embedded in
+    batches, as a search embeds them) and score the ranks."""
     vectors, _ = await embedder.embed([q.question for q in questions], "query")
+    translations = [snapshot.translation(q.question) for q in questions]
+    texts = [t for t in translations if t]
+    translated, _ = await embedder.embed(texts, "query") if texts else (None, 0)
+    by_text = dict(zip(texts, translated if translated is not None else [], strict=True))
     results = []
-    for question, vector in zip(questions, vectors, strict=True):
-        hits = await asyncio.to_thread(snapshot.search, question.question, vector, k)
+    for question, vector, translation in zip(questions, vectors, translations, strict=True):
+        hits = await asyncio.to_thread(snapshot.search, question.question, vector, k,
+                                       translation_vector=by_text.get(translation or ""))
         results.append((question, relevant_rank(hits, question)))
     return report(kb_id, results, k)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from maas.knowledge.cleaning import clean, strip_page_furniture
 from maas.knowledge.uploads import UnreadableDocument, Upload
 
+log = logging.getLogger(__name__)
 MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 MD_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 MAX_TABLE_ROWS = 100_000
@@ -154,7 +156,9 @@ def load_pdf(data: bytes) -> list[Block]:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise UnreadableDocument(f"the PDF cannot be read ({exc})", param="file") from exc
-    blocks = []
+    blocks = _pdf_layout_blocks(data)
+    if blocks:
+        return blocks
     for number, text in enumerate(strip_page_furniture(pages), start=1):
         for para in re.split(r"\n\s*\n", clean(text)):
             if para.strip():
@@ -162,6 +166,31 @@ def load_pdf(data: bytes) -> list[Block]:
     if not blocks:
         raise UnreadableDocument("the PDF has no extractable text (a scan?); OCR it first",
                                  param="file")
+    return blocks
+
+
+def _pdf_layout_blocks(data: bytes) -> list[Block]:
+    """Headings, text and tables from the PDF's layout (`pdf_layout`); empty when the
+    layout cannot be read, and the caller falls back to pypdf's plain text."""
+    from maas.knowledge.pdf_layout import read_layout
+
+    try:
+        items = read_layout(data)
+    except Exception as exc:  # noqa: BLE001 - pdfminer raises many types; plain text works
+        log.info("PDF layout unreadable (%s: %s); using its plain text", type(exc).__name__, exc)
+        return []
+    outline, blocks = _Outline(), []
+    for kind, value in items:
+        if kind == "heading":
+            outline.enter(*value)
+        elif kind == "table":
+            page, rows = value
+            blocks.append(Block(header=_row(rows[0]), rows=[_row(r) for r in rows[1:]],
+                                page=page, headings=outline.headings))
+        else:
+            page, text = value
+            blocks.extend(Block(text=p, page=page, headings=outline.headings)
+                          for p in re.split(r"\n\s*\n", text) if p.strip())
     return blocks
 
 

@@ -23,10 +23,17 @@ from sqlmodel import select
 from maas.catalog.knowledge import CHUNK_FORMAT, PlatformKnowledgeBase
 from maas.db.tables import KnowledgeBase, KnowledgeDocument, utcnow
 from maas.knowledge.glossary import Glossary
-from maas.knowledge.ingest import ingest, page_count, read_chunk_files, write_chunk_files
+from maas.knowledge.ingest import (
+    ingest,
+    page_count,
+    read_chunk_files,
+    read_windows,
+    write_chunk_files,
+)
 from maas.knowledge.service import KnowledgeService
 from maas.knowledge.store import StoredChunk, current_version, stack, write_version
 from maas.knowledge.uploads import check_upload
+from maas.knowledge.windows import Windows
 
 log = logging.getLogger("maas.knowledge")
 #: Platform documents are ours, not uploads, but a limit still guards against accidents.
@@ -118,6 +125,7 @@ class PlatformBuilder:
         cache = self._cache_dir(kb.id)
         chunks: list[StoredChunk] = []
         vectors: list[np.ndarray] = []
+        windows: list[tuple[Windows, int]] = []
         documents: list[KnowledgeDocument] = []
         used: set[str] = set()
         embedded = 0
@@ -133,6 +141,8 @@ class PlatformBuilder:
             used.add(key)
             if (cache / f"{key}.npy").exists():
                 doc_chunks, doc_vectors = await asyncio.to_thread(read_chunk_files, cache, key)
+                doc_windows = await asyncio.to_thread(read_windows, cache, key,
+                                                      doc_vectors.shape[1])
             else:
                 if progress:
                     log.info("%s: indexing %s", kb.id, name)
@@ -140,9 +150,12 @@ class PlatformBuilder:
                                         m.splitter.chunk_overlap, progress)
                 # Chunks carry the document's path name, not only its file name.
                 doc_chunks = [replace(c, doc_name=name) for c in ingested.chunks]
-                doc_vectors = ingested.vectors
-                await asyncio.to_thread(write_chunk_files, cache, key, doc_chunks, doc_vectors)
+                doc_vectors, doc_windows = ingested.vectors, ingested.windows
+                await asyncio.to_thread(write_chunk_files, cache, key, doc_chunks, doc_vectors,
+                                        doc_windows)
                 embedded += 1
+            if doc_windows is not None:
+                windows.append((doc_windows, len(chunks)))
             chunks.extend(doc_chunks)
             vectors.append(doc_vectors)
             documents.append(KnowledgeDocument(
@@ -156,11 +169,12 @@ class PlatformBuilder:
         version = await asyncio.to_thread(
             write_version, self.service.root / kb.id, chunks, matrix,
             {"embedding_model": m.embedding_model, "dimensions": int(matrix.shape[1]),
-             "source_hash": source_hash}, glossary)
+             "source_hash": source_hash}, glossary,
+            Windows.concat(windows, int(matrix.shape[1])))
         await asyncio.to_thread(self._commit, kb.id, version, source_hash, documents,
                                 len(chunks))
         for stale in cache.glob("*"):
-            if stale.stem not in used:
+            if stale.name.split(".")[0] not in used:
                 stale.unlink(missing_ok=True)
         return len(documents), len(chunks), embedded
 

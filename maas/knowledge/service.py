@@ -18,7 +18,7 @@ import hashlib
 import os
 import secrets
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,13 @@ from maas.db.database import Database
 from maas.db.tables import KnowledgeBase, KnowledgeDocument, utcnow
 from maas.errors import Conflict, InvalidRequest, NotFound, PermissionDenied, ServiceUnavailable
 from maas.knowledge.embedder import Embedder
-from maas.knowledge.ingest import ingest, read_chunk_files, write_chunk_files
+from maas.knowledge.ingest import (
+    WINDOWS_SUFFIX,
+    ingest,
+    read_chunk_files,
+    read_windows,
+    write_chunk_files,
+)
 from maas.knowledge.store import (
     Hit,
     Snapshot,
@@ -40,9 +46,13 @@ from maas.knowledge.store import (
     write_version,
 )
 from maas.knowledge.uploads import check_upload
+from maas.knowledge.windows import Windows
 from maas.tenancy import audit
 from maas.tenancy.principal import TENANT_ADMIN, Principal
 
+#: Told (caller, embedding model, tokens) after a search embedded its query; the gateway
+#: meters it like an embeddings request.
+QueryMeter = Callable[[Principal, str, int], Awaitable[None]]
 DEFAULT_EMBEDDING_MODEL = "multilingual-e5-small"
 MAX_DOCUMENTS = 1000
 
@@ -87,6 +97,8 @@ class KnowledgeService:
         self.max_upload_bytes = max_upload_bytes
         self._locks: dict[str, asyncio.Lock] = {}
         self._snapshots: dict[str, Snapshot] = {}
+        #: Searches cost embedding tokens; None (the CLI, tests of the service) meters none.
+        self.on_query_tokens: QueryMeter | None = None
 
     # --- catalogue ---------------------------------------------------------------
 
@@ -215,7 +227,8 @@ class KnowledgeService:
             if existing is None and count >= MAX_DOCUMENTS:
                 raise Conflict(f"a knowledge base holds at most {MAX_DOCUMENTS} documents")
             written = await asyncio.to_thread(write_chunk_files, self._docs_dir(kb_id), doc_id,
-                                              ingested.chunks, ingested.vectors)
+                                              ingested.chunks, ingested.vectors,
+                                              ingested.windows)
             replaced = [existing.id] if existing else []
             rebuilt = False
             try:
@@ -270,7 +283,7 @@ class KnowledgeService:
         s.add(kb)
 
     def _remove_doc_files(self, kb_id: str, doc_id: str) -> None:
-        for suffix in (".jsonl", ".npy"):
+        for suffix in (".jsonl", ".npy", WINDOWS_SUFFIX):
             (self._docs_dir(kb_id) / f"{doc_id}{suffix}").unlink(missing_ok=True)
 
     def _rebuild(self, kb: KnowledgeBase, without: list[str]) -> tuple[str, int]:
@@ -278,16 +291,20 @@ class KnowledgeService:
         directory = self._docs_dir(kb.id)
         chunks: list[StoredChunk] = []
         vectors: list[np.ndarray] = []
+        windows: list[tuple[Windows, int]] = []
         for chunk_file in sorted(directory.glob("*.jsonl")):
             if chunk_file.stem in without:
                 continue
             doc_chunks, doc_vectors = read_chunk_files(directory, chunk_file.stem)
+            windows.append((read_windows(directory, chunk_file.stem, doc_vectors.shape[1]),
+                            len(chunks)))
             chunks.extend(doc_chunks)
             vectors.append(doc_vectors)
         matrix = stack(vectors)
         version = write_version(self.root / kb.id, chunks, matrix,
                                 {"embedding_model": kb.embedding_model,
-                                 "dimensions": int(matrix.shape[1])})
+                                 "dimensions": int(matrix.shape[1])},
+                                windows=Windows.concat(windows, int(matrix.shape[1])))
         self._snapshots.pop(kb.id, None)
         return version, len(chunks)
 
@@ -325,7 +342,10 @@ class KnowledgeService:
         if not query.strip():
             raise InvalidRequest("the query is empty", param="query")
         results: list[dict[str, Any]] = []
-        query_vectors: dict[str, np.ndarray] = {}  # one embedding per model, not per base
+        # One embedding per model and text, not per base: bases share the question's
+        # vector; the translation (its terms through the base's term base) may differ.
+        query_vectors: dict[tuple[str, str], np.ndarray] = {}
+        tokens: dict[str, int] = {}
         for kb_id in kb_ids:
             kb = self._granted(kb_id) if kb_id in grants else self.get(who, kb_id)
             snap = await asyncio.to_thread(self.snapshot, kb_id)
@@ -334,10 +354,20 @@ class KnowledgeService:
                                          "try again in a minute")
             if snap is None or not snap.chunks:
                 continue
-            if kb.embedding_model not in query_vectors:
-                vectors, _ = await self.embedder_for(kb.embedding_model).embed([query], "query")
-                query_vectors[kb.embedding_model] = vectors[0]
-            hits = await asyncio.to_thread(snap.search, query, query_vectors[kb.embedding_model],
-                                           top_k, filters)
+            model = kb.embedding_model
+            translation = snap.translation(query)
+            wanted = [t for t in dict.fromkeys([query, translation])
+                      if t and (model, t) not in query_vectors]
+            if wanted:
+                vectors, used = await self.embedder_for(model).embed(wanted, "query")
+                tokens[model] = tokens.get(model, 0) + used
+                query_vectors.update({(model, t): v for t, v in zip(wanted, vectors,
+                                                                     strict=True)})
+            hits = await asyncio.to_thread(
+                snap.search, query, query_vectors[(model, query)], top_k, filters,
+                translation_vector=query_vectors.get((model, translation or "")))
             results.extend({**hit_view(h), "knowledge_base": kb_id} for h in hits)
+        if self.on_query_tokens is not None:
+            for model, used in tokens.items():
+                await self.on_query_tokens(who, model, used)
         return sorted(results, key=lambda r: -r["score"])[:top_k]

@@ -3,7 +3,7 @@
 Layout under the knowledge base's directory:
 
     versions/<version>/chunks.jsonl  vectors.faiss  neutral.faiss  languages.npz
-                       bm25.npz  bm25_vocab.json  meta.json
+                       windows.npz  bm25.npz  bm25_vocab.json  meta.json
     CURRENT                          the name of the live version
 
 Retrieval fuses three lists. BM25 and the vectors, by reciprocal rank, with BM25 weighted
@@ -12,8 +12,13 @@ when question and passage share a language. Multilingual embeddings also carry t
 language itself, so an English question ranks English passages above the Chinese one
 that answers it; the third list searches "language-neutral" vectors (each passage minus
 the mean of its language's passages, the query minus the mean of its language) that
-find passages across languages. A passage scores the better of its hybrid score and its
-neutral rank on the same scale, so each list contributes its top results.
+find passages across languages. A passage in the other language than the question
+scores the better of its hybrid score and its neutral rank on the same scale, so each
+list contributes its top results; one in the question's language is left to the hybrid.
+
+The vector lists are re-ranked by the chunks' sentence windows (`rescoring`), and with a
+term base the neutral list is searched with a bilingual query: the question's vector plus
+the vector of its terms in the other language (`translation`), which the caller embeds.
 
 A new version is written in full into a temporary directory, renamed into `versions/`,
 and only then does `CURRENT` switch to it (write-then-`os.replace`, atomic on POSIX).
@@ -37,10 +42,12 @@ from typing import Any
 import numpy as np
 
 from maas.knowledge.cleaning import text_language
+from maas.knowledge.fusion import fuse
 from maas.knowledge.glossary import Glossary
 from maas.knowledge.lexical import BM25Index
+from maas.knowledge.rescoring import WindowRescorer, ranks, unit
+from maas.knowledge.windows import Windows
 
-RRF_K = 60
 LANGUAGES = ("en", "zh")
 
 
@@ -93,8 +100,10 @@ def _fsync_dir(path: Path) -> None:
 
 
 def write_version(kb_dir: Path, chunks: Sequence[StoredChunk], vectors: np.ndarray,
-                  meta: dict[str, Any], glossary: str | None = None) -> str:
-    """Write a complete new index version and make it current; returns its name."""
+                  meta: dict[str, Any], glossary: str | None = None,
+                  windows: Windows | None = None) -> str:
+    """Write a complete new index version and make it current; returns its name.
+    `windows`: the chunks' sentence windows (owners are positions in `chunks`)."""
     import faiss
 
     if len(chunks) != len(vectors):
@@ -113,6 +122,10 @@ def write_version(kb_dir: Path, chunks: Sequence[StoredChunk], vectors: np.ndarr
             index.add(matrix)
         faiss.write_index(index, str(staging / "vectors.faiss"))
         _write_neutral(staging, chunks, matrix, index.d)
+        if windows is not None and len(windows):
+            if int(windows.owners.max()) >= len(chunks) or windows.vectors.shape[1] != index.d:
+                raise ValueError("windows must belong to the chunks and share their dims")
+            windows.save(staging / "windows.npz")
         BM25Index.build([c.text for c in chunks]).save(staging)
         if glossary is not None:
             (staging / "glossary.tsv").write_text(glossary, encoding="utf-8")
@@ -153,14 +166,9 @@ def _write_neutral(staging: Path, chunks: Sequence[StoredChunk], matrix: np.ndar
                 centroids[-1]
     neutral = faiss.IndexFlatIP(dims)
     if len(matrix):
-        neutral.add(_unit(matrix - centroids[langs]))
+        neutral.add(unit(matrix - centroids[langs]))
     faiss.write_index(neutral, str(staging / "neutral.faiss"))
     np.savez(staging / "languages.npz", langs=langs, centroids=centroids)
-
-
-def _unit(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
-    return np.ascontiguousarray(matrix / np.where(norms == 0, 1, norms), dtype=np.float32)
 
 
 def current_version(kb_dir: Path) -> str | None:
@@ -181,14 +189,26 @@ class Snapshot:
         self.chunks = read_chunks(directory / "chunks.jsonl")
         self.vectors = faiss.read_index(str(directory / "vectors.faiss"))
         self.neutral = None
+        self.rescorer: WindowRescorer | None = None
         if (directory / "neutral.faiss").exists():
             self.neutral = faiss.read_index(str(directory / "neutral.faiss"))
-            self.centroids = np.load(directory / "languages.npz",
-                                     allow_pickle=False)["centroids"]
+            languages = np.load(directory / "languages.npz", allow_pickle=False)
+            self.centroids = languages["centroids"]
+            self.languages = languages["langs"]
+            if (directory / "windows.npz").exists():
+                self.rescorer = WindowRescorer(
+                    Windows.load(directory / "windows.npz", self.vectors.d),
+                    languages["langs"], self.centroids, len(self.chunks))
         self.bm25 = BM25Index.load(directory)
         path = directory / "glossary.tsv"
         self.glossary = (Glossary.parse(path.read_text(encoding="utf-8")) if path.exists()
                          else None)
+
+    def translation(self, query: str) -> str | None:
+        """The query's terms in the other language (from the term base), to embed as the
+        second half of the bilingual query; None without a term base or a known term."""
+        terms = self.glossary.translate(query) if self.glossary else []
+        return " ".join(terms) or None
 
     @classmethod
     def open(cls, kb_dir: Path) -> Snapshot | None:
@@ -221,29 +241,21 @@ class Snapshot:
         return {doc: rank for rank, doc in enumerate(kept, start=1)}
 
     def search(self, query: str, query_vector: np.ndarray | None, top_k: int = 5,
-               filters: dict[str, Any] | None = None, candidates: int = 50) -> list[Hit]:
+               filters: dict[str, Any] | None = None, candidates: int = 50,
+               translation_vector: np.ndarray | None = None) -> list[Hit]:
         """Hybrid search: BM25 and vectors by weighted reciprocal rank, interleaved with
-        the language-neutral vector ranking (see the module doc)."""
+        the language-neutral vector ranking (see the module doc). `translation_vector`:
+        the embedded `translation(query)`, if any."""
         if not self.chunks:
             return []
         mask = self._mask(filters)
         terms = self.bm25.query_terms(query)
         lexical = self.bm25.search(terms, candidates, mask)
         lex_rank = {doc: rank for rank, (doc, _) in enumerate(lexical, start=1)}
-        vec_rank: dict[int, int] = {}
-        neutral_rank: dict[int, int] = {}
-        if query_vector is not None:
-            vec_rank = self._vector_ranks(self.vectors, query_vector, candidates, mask)
-            if self.neutral is not None:
-                language = LANGUAGES.index(text_language(query))
-                neutral_query = _unit(np.asarray(query_vector, dtype=np.float32)
-                                      - self.centroids[language])
-                neutral_rank = self._vector_ranks(self.neutral, neutral_query, candidates,
-                                                  mask)
         # Weighted RRF: the lexical list counts as much as its best hit covers the query.
         lex_weight = (1.0 if query_vector is None or not lexical else
                       self.bm25.coverage(terms, lexical[0][0]))
-        lists = [(lex_rank, lex_weight), (vec_rank, 1.0)]
+        lists = [(lex_rank, lex_weight)]
         translated = self.glossary.translate(query) if self.glossary else []
         if translated:  # the question's terms in the other language: a second BM25 list
             other = self.bm25.query_terms(" ".join(translated))
@@ -251,15 +263,44 @@ class Snapshot:
             if found:  # weighted like the first: by how much of it its best hit covers
                 lists.append(({doc: rank for rank, (doc, _) in enumerate(found, start=1)},
                               self.bm25.coverage(other, found[0][0])))
-        fused: dict[int, float] = {}
-        for ranks, weight in lists:
-            for doc, rank in ranks.items():
-                fused[doc] = fused.get(doc, 0.0) + weight / (RRF_K + rank)
-        # The neutral list on the hybrid's scale (a hybrid hit ranked r in both of its
-        # lists scores about (1 + weight) / (k + r)): the better of the two counts.
-        scores = dict(fused)
-        for doc, rank in neutral_rank.items():
-            scores[doc] = max(scores.get(doc, 0.0), (1.0 + lex_weight) / (RRF_K + rank))
+        vec_rank: dict[int, int] = {}
+        neutral_rank: dict[int, int] = {}
+        if query_vector is not None:
+            vec_rank, neutral_rank = self._vector_lists(
+                np.asarray(query_vector, dtype=np.float32), translation_vector,
+                text_language(query), candidates, mask, lists)
+        lists.insert(1, (vec_rank, 1.0))
+        other = (self.languages != LANGUAGES.index(text_language(query))
+                 if self.neutral is not None else None)
+        scores = fuse(lists, neutral_rank, lex_weight, other)
         best = sorted(scores, key=lambda doc: (-scores[doc], neutral_rank.get(doc, 10**9)))
         return [Hit(self.chunks[doc], round(scores[doc], 6), lex_rank.get(doc),
                     vec_rank.get(doc), neutral_rank.get(doc)) for doc in best[:top_k]]
+
+    def _vector_lists(self, query: np.ndarray, translation: np.ndarray | None, language: str,
+                      candidates: int, mask: np.ndarray | None,
+                      lexical: list[tuple[dict[int, int], float]]
+                      ) -> tuple[dict[int, int], dict[int, int]]:
+        """The raw and the language-neutral vector rankings, re-scored by windows."""
+        # Twice as deep as the fused lists when re-scoring: a chunk whose best window
+        # answers the question can sit below the chunk-level cut.
+        depth = candidates if self.rescorer is None else 2 * candidates
+        vec_rank = self._vector_ranks(self.vectors, query, depth, mask)
+        neutral_rank: dict[int, int] = {}
+        neutral_query = None
+        if self.neutral is not None:
+            bilingual = query if translation is None else unit(
+                query + np.asarray(translation, dtype=np.float32))
+            neutral_query = unit(bilingual - self.centroids[LANGUAGES.index(language)])
+            neutral_rank = self._vector_ranks(self.neutral, neutral_query, depth, mask)
+        if self.rescorer is None or neutral_query is None:
+            return ({d: r for d, r in vec_rank.items() if r <= candidates},
+                    {d: r for d, r in neutral_rank.items() if r <= candidates})
+        pool = set(vec_rank) | set(neutral_rank)  # and every lexical list's candidates
+        for ranked, _ in lexical:
+            pool |= set(ranked)
+        ids = sorted(pool)
+        return (ranks(ids, self.rescorer.similarities(self.vectors, ids, query, False),
+                      candidates),
+                ranks(ids, self.rescorer.similarities(self.neutral, ids, neutral_query, True),
+                      candidates))

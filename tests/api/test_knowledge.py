@@ -66,6 +66,11 @@ def test_upload_search_isolation_and_bad_input(kb_gateway: tuple[str, Path]) -> 
     assert table[0]["text"].startswith("报警代码 | 含义 | 处理")
     shown = ok(httpx.get(f"{base}/v1/knowledge_bases/{kb['id']}", headers=bearer(a.key)))
     assert shown["documents"] == 2 and shown["status"] == "ready"
+    # Each search embedded its query: metered like an embeddings request, to the caller.
+    searches = [u for u in ok(httpx.get(a.api("/usage"), headers=bearer(a.key)))["data"]
+                if u["endpoint"] == "knowledge.search"]
+    assert len(searches) == 2 and all(u["model"] == "fake-embed" for u in searches)
+    assert all(u["prompt_tokens"] > 0 and u["cost"] > 0 for u in searches)
 
     # Tenant B sees none of it.
     for method, path in [("GET", ""), ("DELETE", ""), ("GET", "/documents"),

@@ -33,8 +33,17 @@ def test_build_then_eval_the_shipped_sets(tmp_path: Path) -> None:
     reports = json.loads(out.stdout)
     ranks = [r for rep in reports for r in rep["ranks"]]
     hit5 = sum(r is not None and r <= 5 for r in ranks) / len(ranks)
+    mrr = sum(1 / r for r in ranks if r is not None and r <= 5) / len(ranks)
+    crossed = [rep["groups"]["cross-lingual"] for rep in reports
+               if "cross-lingual" in rep["groups"]]
+    cross5 = (sum(g["hitk"] * g["questions"] for g in crossed)
+              / sum(g["questions"] for g in crossed))
     assert len(ranks) >= 60
-    # Floors just under the measured figures (README): a regression fails here.
-    assert hit5 >= 0.8, reports
+    # Floors just under the measured figures (README: hit@5 0.90, MRR 0.715, cross-lingual
+    # 0.80, the weakest base 0.67), with a question or two of margin for the embedding
+    # engine's batch-to-batch wobble: a regression fails here.
+    assert hit5 >= 0.88, reports
+    assert mrr >= 0.68, reports
+    assert cross5 >= 0.76, reports
     for rep in reports:
-        assert rep["overall"]["hitk"] >= 0.6, rep["kb_id"]
+        assert rep["overall"]["hitk"] >= 0.62, rep["kb_id"]
