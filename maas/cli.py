@@ -16,6 +16,7 @@ import typer
 
 from maas.apps_cli import apps_app
 from maas.factory_cli import factory_app
+from maas.finetune.cli import register as register_industry_commands
 from maas.kb_cli import kb_app
 from maas.settings import Settings
 from maas.tools_cli import tools_app
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Industry MaaS: models, knowledge and apps behind one OpenAI API.",
                   no_args_is_help=True)
 models_app = typer.Typer(help="The model library.", no_args_is_help=True)
+register_industry_commands(models_app)  # maas models build | eval (industry adapters)
 plans_app = typer.Typer(help="Plans: billing mode and limits.", no_args_is_help=True)
 tenants_app = typer.Typer(help="Tenants.", no_args_is_help=True)
 users_app = typer.Typer(help="Console users.", no_args_is_help=True)

@@ -87,6 +87,30 @@ class GenerationDefaults(_Strict):
     stop: list[str] = Field(default_factory=list)
 
 
+class AdapterSpec(_Strict):
+    """How an industry model's LoRA adapter is trained (`maas models build <id>`).
+
+    `dataset` names `models/datasets/<dataset>/` (train.jsonl, eval.jsonl). Every field
+    here is part of the adapter's content hash, so changing one means a new build.
+    """
+
+    dataset: str = Field(pattern=ID_PATTERN)
+    rank: int = Field(default=8, ge=1, le=64)
+    alpha: int = Field(default=16, ge=1, le=256)
+    dropout: float = Field(default=0.0, ge=0, lt=1)
+    steps: int = Field(default=60, ge=1, le=5000)
+    batch_size: int = Field(default=8, ge=1, le=64)
+    learning_rate: float = Field(default=2e-3, gt=0, le=1)
+    seed: int = 1234
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "v_proj"],
+                                      min_length=1)
+
+
+#: Fields an industry model takes from its base when its own manifest leaves them out.
+#: `source` and `engines` are always the base's: an industry model has no weights of its own.
+INHERITED_FROM_BASE = ("family", "context_length", "languages", "chat_template", "pricing")
+
+
 class ModelManifest(_Strict):
     id: str = Field(pattern=ID_PATTERN)
     kind: ModelKind
@@ -101,6 +125,13 @@ class ModelManifest(_Strict):
     dimensions: int | None = Field(default=None, ge=1)
     source: ModelSource | None = None
     engines: list[EngineSpec] = Field(min_length=1)
+    #: Industry models: the base model id and the LoRA adapter trained on top of it.
+    base: str | None = Field(default=None, pattern=ID_PATTERN)
+    adapter: AdapterSpec | None = None
+    #: Put in front of a conversation that has no system message of its own.
+    system_prompt: str | None = None
+    #: Platform knowledge bases this model is meant to be used with (ids in knowledge_bases/).
+    knowledge_bases: list[str] = Field(default_factory=list)
     chat_template: str | None = None
     #: The engines serving it accept OpenAI `tools` (e.g. vLLM with a tool-call parser);
     #: otherwise the app runtime uses its JSON action protocol.
@@ -115,16 +146,60 @@ class ModelManifest(_Strict):
             raise ValueError("an embedding model must declare dimensions")
         if self.source is None and any(e.kind != "remote" for e in self.engines):
             raise ValueError("a model served locally needs a source")
+        if (self.base is None) != (self.adapter is None):
+            raise ValueError("an industry model needs both base and adapter")
+        if self.adapter is not None and self.kind != "chat":
+            raise ValueError("an industry model is a chat model")
         return self
+
+    @property
+    def is_industry(self) -> bool:
+        return self.adapter is not None
 
 
 class ManifestError(ValueError):
     """A manifest file that does not parse or validate; names the file."""
 
 
+def _industry_data(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Complete an industry manifest (`base:` + `adapter:`) from its base's manifest.
+
+    The YAML of an industry model carries no `source` or `engines`: it runs on its base's
+    weights, so it takes the base's source and the base's CPU-worker engines. vLLM serves
+    adapters on the base's own server (`--lora-modules`, see `maas.finetune.store.
+    ready_adapters`), never in a vLLM process of their own, so `vllm` engines are not
+    inherited. The base must exist next to it and be a plain chat model.
+    """
+    for own in ("source", "engines"):
+        if own in data:
+            raise ManifestError(f"{path}: an industry model has no {own} of its own "
+                                "(it runs on its base's)")
+    base_path = path.parent / f"{data['base']}.yaml"
+    if not base_path.is_file():
+        raise ManifestError(f"{path}: base model {data['base']!r} has no manifest "
+                            f"({base_path.name})")
+    base = load_model_manifest(base_path)
+    if base.kind != "chat" or base.is_industry:
+        raise ManifestError(f"{path}: base {base.id!r} must be a chat model with no "
+                            "adapter of its own")
+    engines = [e.model_dump() for e in base.engines if e.kind in WORKER_ENGINES]
+    if not engines:
+        raise ManifestError(f"{path}: base {base.id!r} has no CPU-worker engine")
+    merged = {k: getattr(base, k) for k in INHERITED_FROM_BASE}
+    merged = {k: (v.model_dump() if isinstance(v, BaseModel) else v) for k, v in merged.items()}
+    merged.update(data)
+    merged.setdefault("kind", "chat")
+    merged["source"] = base.source.model_dump() if base.source else None
+    merged["engines"] = engines
+    return merged
+
+
 def load_model_manifest(path: Path) -> ModelManifest:
+    """Load and validate one manifest; an industry model is completed from its base."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and data.get("base"):
+            data = _industry_data(data, path)
         manifest = ModelManifest.model_validate(data)
     except (yaml.YAMLError, ValidationError) as exc:
         raise ManifestError(f"{path}: {exc}") from exc

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
 
 from maas.catalog.models import EngineSpec, ModelManifest
-from maas.catalog.sources import locate
 from maas.engines.availability import vllm_python
+from maas.engines.vllm_server import Adapter
 from maas.settings import Settings
 
 #: Settings a worker inherits from the gateway that started it.
@@ -29,31 +27,18 @@ def worker_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def cli_args(args: dict[str, Any]) -> list[str]:
-    """`{max_model_len: 4096, enforce_eager: true}` -> `--max-model-len 4096 --enforce-eager`."""
-    out: list[str] = []
-    for key, value in args.items():
-        flag = "--" + key.replace("_", "-")
-        if value is True:
-            out.append(flag)
-        elif value is False or value is None:
-            continue
-        elif isinstance(value, dict):
-            out += [flag, json.dumps(value)]
-        else:
-            out += [flag, str(value)]
-    return out
-
-
 def engine_command(manifest: ModelManifest, spec: EngineSpec, settings: Settings,
-                   host: str, port: int) -> list[str]:
+                   host: str, port: int, adapters: Sequence[Adapter] = ()) -> list[str]:
+    """The argv of the engine process for `manifest`.
+
+    vLLM is started through `maas.vllm_launcher`, which runs in this interpreter (it
+    converts GGUF weights with the CPU worker's tools), then execs vLLM's own interpreter.
+    `adapters` are (name, path) LoRA adapters vLLM serves on top of the base model.
+    """
     if spec.kind == "vllm":
         python = vllm_python(settings) or sys.executable
-        assert manifest.source is not None
-        location = locate(manifest.source)
-        model_path = str(location.path) if location.path else str(Path(manifest.source.hf or ""))
-        return [python, "-m", "vllm.entrypoints.openai.api_server", "--model", model_path,
-                "--served-model-name", manifest.id, "--host", host, "--port", str(port),
-                *cli_args(spec.args)]
+        loras = [arg for name, path in adapters for arg in ("--lora", f"{name}={path}")]
+        return [sys.executable, "-m", "maas.vllm_launcher", "--model", manifest.id,
+                "--python", python, "--host", host, "--port", str(port), *loras]
     return [sys.executable, "-m", "maas", "worker", "--model", manifest.id,
             "--host", host, "--port", str(port)]

@@ -15,6 +15,7 @@ from maas.db.database import Database
 from maas.db.tables import ModelRecord, utcnow
 from maas.engines.availability import EngineSelector
 from maas.errors import ModelNotFound
+from maas.finetune.store import adapter_state
 
 READY, LOADING, UNAVAILABLE, FAILED, DISABLED = (
     "ready", "loading", "unavailable", "failed", "disabled"
@@ -26,13 +27,23 @@ class ModelRegistry:
         self.db = db
         self.selector = selector
         self.manifests: dict[str, ModelManifest] = {}
+        #: Industry models whose adapter is not ready -> why (not served, not listed).
+        self.held_back: dict[str, str] = {}
         #: In-memory copy of the table for the request hot path; refreshed by `list()`
         #: (the supervisor calls it every pass) and by every change made through here.
         self.snapshot: dict[str, ModelRecord] = {}
 
     def sync(self, manifests: Iterable[ModelManifest]) -> None:
-        """Upsert every manifest, choose its engine, drop rows whose manifest is gone."""
-        self.manifests = {m.id: m for m in manifests}
+        """Upsert every manifest, choose its engine, drop rows whose manifest is gone.
+
+        An industry model enters the registry (and so /v1/models and the supervisor) only
+        once its adapter is built and evaluated as better than its base; until then it is
+        left out, with the reason in `self.held_back`.
+        """
+        manifests = list(manifests)
+        self.held_back = {m.id: str(s.reason) for m in manifests if m.is_industry
+                          and not (s := adapter_state(m, self.selector.settings)).ready}
+        self.manifests = {m.id: m for m in manifests if m.id not in self.held_back}
         with self.db.session() as session:
             existing = {r.id: r for r in session.exec(select(ModelRecord))}
             for record_id, record in existing.items():

@@ -15,7 +15,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +24,7 @@ import httpx
 from maas.catalog.models import WORKER_ENGINES, EngineSpec, ModelManifest
 from maas.engines.commands import engine_command, worker_env
 from maas.engines.registry import FAILED, LOADING, READY, ModelRegistry
+from maas.engines.vllm_server import Adapter
 from maas.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -66,11 +67,14 @@ class Supervisor:
     def __init__(
         self, settings: Settings, registry: ModelRegistry, http: httpx.AsyncClient,
         command: Callable[..., list[str]] = engine_command,
+        adapters: Callable[[str], Sequence[Adapter]] | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
         self.http = http
         self.command = command
+        #: model id -> the (name, path) LoRA adapters its vLLM server starts with.
+        self.adapters = adapters
         self.processes: dict[str, EngineProcess] = {}
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -215,8 +219,11 @@ class Supervisor:
 
     async def _spawn(self, proc: EngineProcess) -> None:
         proc.port = free_port(self.settings.worker_host)
+        extra: dict[str, Sequence[Adapter]] = {}
+        if proc.spec.kind == "vllm" and self.adapters is not None:
+            extra["adapters"] = self.adapters(proc.manifest.id)
         argv = self.command(proc.manifest, proc.spec, self.settings,
-                            self.settings.worker_host, proc.port)
+                            self.settings.worker_host, proc.port, **extra)
         log.info("starting %s: %s", proc.manifest.id, " ".join(argv))
         log_file = proc.log_path.open("ab")
         try:

@@ -71,7 +71,7 @@ class TransformersBackend:
         from maas.worker.convert import ensure_converted
 
         started = time.monotonic()
-        path = ensure_converted(self.manifest, self.settings.cache_dir)
+        path = ensure_converted(self._weights_manifest(), self.settings.cache_dir)
         spec = next((e for e in self.manifest.engines if e.kind == "transformers"), None)
         dtype_name = str((spec.args if spec else {}).get("dtype", "bfloat16"))
         dtype = getattr(torch, dtype_name)
@@ -80,6 +80,8 @@ class TransformersBackend:
         if self.manifest.chat_template:
             self.tokenizer.chat_template = self.manifest.chat_template
         self.model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype).eval()
+        if self.manifest.is_industry:
+            self.model = self._merge_adapter(self.model)
         model_limit = getattr(self.model.config, "max_position_embeddings", None)
         if model_limit:
             self.context_length = min(self.context_length, int(model_limit))
@@ -89,6 +91,34 @@ class TransformersBackend:
         self.engine.start()
         log.info("loaded %s (%s, context %d) in %.1f s", self.manifest.id, dtype_name,
                  self.context_length, time.monotonic() - started)
+
+    def _weights_manifest(self) -> ModelManifest:
+        """The manifest whose weights load: an industry model's base (one converted copy
+        of the base serves the base and all its adapters)."""
+        if not self.manifest.is_industry:
+            return self.manifest
+        from maas.catalog.models import load_model_manifest
+
+        return load_model_manifest(self.settings.models_dir / f"{self.manifest.base}.yaml")
+
+    def _merge_adapter(self, model: Any) -> Any:
+        """Fold the industry model's ready LoRA adapter into the base weights.
+
+        One worker per industry model, adapter merged: the batching engine then runs a
+        plain transformers model at the base's speed, and no request can ever get another
+        model's adapter. An adapter that is not built, or did not beat its base, is
+        refused (the registry does not list such a model either).
+        """
+        from peft import PeftModel
+
+        from maas.finetune.store import adapter_state
+
+        state = adapter_state(self.manifest, self.settings)
+        if not state.ready:
+            raise RuntimeError(f"{self.manifest.id}: {state.reason}")
+        merged = PeftModel.from_pretrained(model, str(state.path)).merge_and_unload()
+        log.info("merged adapter %s into %s", state.path, self.manifest.base)
+        return merged.eval()
 
     def eos_ids(self) -> set[int]:
         """Tokenizer EOS plus generation-config EOS ids (e.g. `<|im_end|>` for chat models)."""
@@ -153,6 +183,10 @@ class TransformersBackend:
 
     # ------------------------------------------------------------------ prompts
     def chat_prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
+        if (self.manifest.system_prompt and messages
+                and messages[0].get("role") != "system"):
+            # The manifest's default persona (an industry model was trained with it).
+            messages = [{"role": "system", "content": self.manifest.system_prompt}, *messages]
         with self._tokenizer_lock:
             encoded = self.tokenizer.apply_chat_template(
                 messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)

@@ -1,0 +1,132 @@
+"""Acceptance for industry models on the CPU: `maas models build` trains a LoRA adapter
+(few steps, so it takes a minute or two), a second build is a cache hit, `maas models eval`
+finds it beats its base, and `maas serve` then lists and serves it through the gateway
+with the openai SDK, answering the held-out questions differently from its base."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from maas.finetune.datasets import fact_score, load_eval
+from maas.settings import REPO_ROOT
+from tests.support.fake_engine import free_port
+
+pytestmark = pytest.mark.slow
+
+KEY = "sk-maas-industry-admin-key"
+MODEL, BASE, DATASET = "mining-safety-smollm2", "smollm2-135m-instruct", "mining-safety"
+#: Fewer than the shipped manifest's steps: enough to beat the base, short enough for CI.
+TEST_STEPS = 30
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A library of the base and one industry model (with TEST_STEPS), a fresh data dir."""
+    root = tmp_path_factory.mktemp("industry")
+    models = root / "models"
+    (models / "datasets").mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "models" / f"{BASE}.yaml", models)
+    text = (REPO_ROOT / "models" / f"{MODEL}.yaml").read_text(encoding="utf-8")
+    assert "steps: 60" in text
+    (models / f"{MODEL}.yaml").write_text(text.replace("steps: 60", f"steps: {TEST_STEPS}"),
+                                          encoding="utf-8")
+    shutil.copytree(REPO_ROOT / "models" / "datasets" / DATASET,
+                    models / "datasets" / DATASET)
+    out = {**os.environ, "MAAS_DATA_DIR": str(root / "data"), "MAAS_MODELS_DIR": str(models),
+           "MAAS_ADMIN_API_KEY": KEY, "MAAS_HEALTH_INTERVAL": "0.5"}
+    out.pop("MAAS_DATABASE_URL", None)
+    return out
+
+
+def maas(env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "maas", *args], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def built(env: dict[str, str]) -> dict:
+    started = time.monotonic()
+    first = maas(env, "models", "build", MODEL)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert f"{MODEL}: built in" in first.stdout
+    print(f"build: {time.monotonic() - started:.0f} s; {first.stdout.strip()}")
+    again = maas(env, "models", "build", MODEL, timeout=120)
+    assert again.returncode == 0 and f"{MODEL}: cached" in again.stdout, again.stderr[-2000:]
+    path = Path(first.stdout.split("\n")[1].strip())
+    info = json.loads((path / "build.json").read_text(encoding="utf-8"))
+    assert info["adapter"]["steps"] == TEST_STEPS and len(info["losses"]) == TEST_STEPS
+    assert info["final_loss"] < info["first_loss"] / 2
+    evaluated = maas(env, "models", "eval", MODEL)
+    print(evaluated.stdout.strip())
+    assert evaluated.returncode == 0 and "READY" in evaluated.stdout, (
+        evaluated.stdout + evaluated.stderr[-2000:])
+    result = json.loads((path / "eval.json").read_text(encoding="utf-8"))
+    assert result["ready"] and result["adapter_score"] > result["base_score"]
+    return result
+
+
+@pytest.fixture(scope="module")
+def server(env: dict[str, str], built: dict) -> Iterator[str]:
+    port = free_port()
+    data = Path(env["MAAS_DATA_DIR"])
+    log = (data / "serve.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "maas", "serve", "--port", str(port)],
+                            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline, body = time.time() + 600, None
+    while time.time() < deadline:
+        assert proc.poll() is None, (data / "serve.log").read_text()[-3000:]
+        try:
+            response = httpx.get(f"{base}/readyz", timeout=5)
+            body = response.json()
+            if response.status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    else:
+        pytest.fail(f"gateway never ready: {body}")
+    yield base
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+
+
+def test_adapter_is_listed_and_answers_differently_from_its_base(
+        server: str, built: dict, env: dict[str, str]) -> None:
+    client = openai.OpenAI(base_url=f"{server}/v1", api_key=KEY, max_retries=0, timeout=180)
+    ids = {m.id for m in client.models.list()}
+    assert {MODEL, BASE} <= ids
+    items = load_eval(Path(env["MAAS_MODELS_DIR"]) / "datasets" / DATASET / "eval.jsonl")
+    system = {"role": "system", "content": "You are a safety assistant for the example coal "
+              "mine's blasting rules. Answer with the mine's rules and limits."}
+    differ, adapter_total, base_total = 0, 0.0, 0.0
+    for item in items[:6]:
+        answers = {}
+        for model in (MODEL, BASE):
+            messages = [{"role": "user", "content": item.question}]
+            if model == BASE:  # same persona for both: only the adapter differs
+                messages.insert(0, system)
+            reply = client.chat.completions.create(model=model, messages=messages,
+                                                   temperature=0, max_tokens=80)
+            answers[model] = reply.choices[0].message.content or ""
+        differ += answers[MODEL] != answers[BASE]
+        adapter_total += fact_score(answers[MODEL], item.facts)
+        base_total += fact_score(answers[BASE], item.facts)
+    assert differ >= 5
+    assert adapter_total > base_total
+    stream = client.chat.completions.create(
+        model=MODEL, stream=True, max_tokens=40, temperature=0,
+        messages=[{"role": "user", "content": items[0].question}])
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices).strip()
