@@ -8,6 +8,7 @@ the query is written from, so the two cannot drift apart.
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from typing import Any
 
 from maas.factory.spec import Condition, Entity, Report, SpecField
@@ -51,32 +52,26 @@ def where_expression(cls: str, entity: Entity, condition: Condition) -> str:
     return f"{column} {SQL_OPS[condition.op]} {_sql_value(field, condition.value)}"
 
 
+#: Days from the compared day: (a value that meets the condition, one that misses it).
+DAY_OFFSETS = {"lt": (-5, 5), "le": (0, 5), "gt": (5, -5), "ge": (0, -5), "eq": (0, 3),
+               "ne": (3, 0)}
+
+
 def _date_pair(field: SpecField, condition: Condition) -> tuple[str, str]:
-    """(meets, misses) as expressions for the generated test (`days(n)` is a helper there)."""
+    """(meets, misses) as expressions for the generated test (`days(n)` is a helper there).
+
+    Datetimes are written at midnight, so they compare with a day exactly as the report's
+    `start_of_day` does, and one offset table serves dates and datetimes alike."""
     value = str(condition.value)
+    suffix = "T00:00:00" if field.type == "datetime" else ""
+    meets, misses = DAY_OFFSETS[condition.op]
     base = _days(value)
-    suffix = ' + "T12:00:00"' if field.type == "datetime" else ""
-    if base is None:  # a fixed date: shift it with the test's helper relative to that day
-        return _fixed_date_pair(value, condition.op, field.type == "datetime")
-    offsets = {"lt": (-5, 5), "le": (0, 5), "gt": (5, -5), "ge": (0, -5), "eq": (0, 3),
-               "ne": (3, 0)}[condition.op]
-    if field.type == "datetime" and condition.op in ("le", "eq"):
-        offsets = (offsets[0] - 1, offsets[1]) if condition.op == "le" else offsets
-    meets, misses = (f"days({base + o}){suffix}" for o in offsets)
-    if field.type == "datetime" and condition.op == "eq":
-        meets = f"days({base})"  # midnight equals the start of that day
-    return meets, misses
-
-
-def _fixed_date_pair(value: str, op: str, is_datetime: bool) -> tuple[str, str]:
-    from datetime import date, timedelta
-
-    day = date.fromisoformat(value[:10])
-    shifted = {d: (day + timedelta(days=d)).isoformat() for d in (-5, 0, 3, 5)}
-    meets, misses = {"lt": (-5, 5), "le": (0, 5), "gt": (5, -5), "ge": (0, -5),
-                     "eq": (0, 3), "ne": (3, 0)}[op]
-    suffix = "T00:00:00" if is_datetime else ""
-    return repr(shifted[meets] + suffix), repr(shifted[misses] + suffix)
+    if base is None:  # a fixed date: shift the literal
+        day = date.fromisoformat(value)
+        meet_day, miss_day = (day + timedelta(days=o) for o in (meets, misses))
+        return repr(meet_day.isoformat() + suffix), repr(miss_day.isoformat() + suffix)
+    tail = f" + {suffix!r}" if suffix else ""
+    return f"days({base + meets}){tail}", f"days({base + misses}){tail}"
 
 
 def _pair(field: SpecField, condition: Condition) -> tuple[str, str]:

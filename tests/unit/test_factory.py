@@ -132,6 +132,23 @@ def test_a_minimal_spec_builds_and_passes(tmp_path: Path) -> None:
     assert result.passed, result.test_output
 
 
+@pytest.mark.parametrize("op", ["lt", "le", "gt", "ge", "eq", "ne"])
+def test_datetime_and_fixed_date_report_conditions_pass_their_own_tests(tmp_path: Path,
+                                                                         op: str) -> None:
+    """The generated report test's match/miss values agree with the report's query for
+    datetimes (against the start of a day) and fixed dates, for every comparison."""
+    spec = parse_spec({"name": "visits", "entities": [{"name": "visit", "fields": [
+        {"name": "title", "required": True}, {"name": "seen_at", "type": "datetime"},
+        {"name": "due", "type": "date"}]}],
+        "roles": [{"name": "clerk", "permissions": {"*": ["create", "read"]}}],
+        "reports": [{"name": "by_time", "entity": "visit", "where": [
+            {"field": "seen_at", "op": op, "value": "today-1"}]},
+            {"name": "by_day", "entity": "visit", "where": [
+                {"field": "due", "op": op, "value": "2025-06-01"}]}]})
+    result = build_project(spec, 1, tmp_path / "visits")
+    assert result.passed, result.test_output
+
+
 HOSTILE_TEST = '''
 import socket
 from pathlib import Path
