@@ -94,7 +94,7 @@ def _kwargs(field: SpecField, spec: Spec, *, for_update: bool = False) -> tuple[
     return annotation, ", ".join(parts)
 
 
-def _message(field: SpecField, entity: Entity) -> str:
+def _message(field: SpecField) -> str:
     if field.message:
         return field.message
     label = field.label or field.name
@@ -137,7 +137,7 @@ def entity_context(spec: Spec, entity: Entity) -> dict[str, Any]:
         "image_fields": images,
         "datetime_fields": [f.name for f in writable if f.type == "datetime"],
         "choice_fields": [{"name": f.name, "constant": f"{entity.name}_{f.name}_choices".upper(),
-                           "choices": tuple(f.choices), "message": _message(f, entity)}
+                           "choices": tuple(f.choices), "message": _message(f)}
                           for f in writable if f.type == "choice"],
         "filters": filters,
         "search_fields": [f.name for f in writable if f.type in ("string", "text")],
@@ -229,8 +229,8 @@ def build_context(spec: Spec, version: int, today: date) -> dict[str, Any]:
                                      if e.field(e.title_field) else "id",
                                      "fields": [_field_meta(spec, f) for f in e.fields]}
                           for e in spec.entities},
-        "messages": {(e.plural, column_of(f)): _message(f, e) for e in spec.entities
-                     for f in e.fields if _message(f, e)},
+        "messages": {(e.plural, column_of(f)): _message(f) for e in spec.entities
+                     for f in e.fields if _message(f)},
         "roles": {r.name: {"label": r.label or r.name,
                            "permissions": {k: list(v) for k, v in r.permissions.items()}}
                   for r in spec.roles},

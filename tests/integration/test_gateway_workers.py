@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,7 @@ import openai
 import pytest
 
 from maas.settings import REPO_ROOT
-from tests.support.fake_engine import free_port
+from tests.support.gateway import serve_gateway
 
 pytestmark = pytest.mark.slow
 
@@ -42,31 +40,11 @@ def worker_pids(model_id: str) -> list[int]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = Path(os.environ.get("MAAS_TEST_DATA_DIR") or tmp_path_factory.mktemp("data"))
     data.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    log = (data / "serve.log").open("wb")
     env = {**os.environ, "MAAS_DATA_DIR": str(data), "MAAS_ADMIN_API_KEY": KEY,
            "MAAS_MODELS_DIR": str(REPO_ROOT / "models"), "MAAS_HEALTH_INTERVAL": "0.5"}
     env.pop("MAAS_DATABASE_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "maas", "serve", "--port", str(port)],
-                            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 900
-    body = None
-    while time.time() < deadline:
-        assert proc.poll() is None, (data / "serve.log").read_text()[-3000:]
-        try:
-            r = httpx.get(f"{base}/readyz", timeout=5)
-            body = r.json()
-            if r.status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    else:
-        pytest.fail(f"gateway never ready: {body}")
-    yield base
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=60)
+    with serve_gateway(env, data, ready_within=900) as base:
+        yield base
     time.sleep(0.5)
     assert worker_pids("smollm2-135m-instruct") == [], "workers must stop with the gateway"
 

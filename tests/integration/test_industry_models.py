@@ -8,20 +8,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import openai
 import pytest
 
 from maas.finetune.datasets import fact_score, load_eval
 from maas.settings import REPO_ROOT
-from tests.support.fake_engine import free_port
+from tests.support.gateway import serve_gateway
 
 pytestmark = pytest.mark.slow
 
@@ -79,28 +77,8 @@ def built(env: dict[str, str]) -> dict:
 
 @pytest.fixture(scope="module")
 def server(env: dict[str, str], built: dict) -> Iterator[str]:
-    port = free_port()
-    data = Path(env["MAAS_DATA_DIR"])
-    log = (data / "serve.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "maas", "serve", "--port", str(port)],
-                            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline, body = time.time() + 600, None
-    while time.time() < deadline:
-        assert proc.poll() is None, (data / "serve.log").read_text()[-3000:]
-        try:
-            response = httpx.get(f"{base}/readyz", timeout=5)
-            body = response.json()
-            if response.status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    else:
-        pytest.fail(f"gateway never ready: {body}")
-    yield base
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=60)
+    with serve_gateway(env, Path(env["MAAS_DATA_DIR"]), ready_within=600) as base:
+        yield base
 
 
 def test_adapter_is_listed_and_answers_differently_from_its_base(

@@ -1,7 +1,7 @@
 """Protocol-parser code generation: Modbus register maps and custom binary frames -> a tested,
 stdlib-only Python parser package."""
 
-from maas.toolbox.protocol.build import ParserBuild, build_parser
+from maas.toolbox.protocol.build import build_parser
 from maas.toolbox.protocol.codegen import generate_package
 from maas.toolbox.protocol.errors import (
     CodegenError,
@@ -18,7 +18,7 @@ from maas.toolbox.protocol.thing_model import (
 )
 
 __all__ = [
-    "CodegenError", "FieldError", "FrameSpec", "FrameSpecError", "ParserBuild", "Register",
+    "CodegenError", "FieldError", "FrameSpec", "FrameSpecError", "Register",
     "RegisterMap", "RegisterMapError", "RowError", "build_parser", "generate_package",
     "parse_frame_spec", "parse_register_map", "properties_from_register_map",
     "register_map_from_thing_model",

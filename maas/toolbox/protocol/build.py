@@ -17,10 +17,6 @@ TEST_CPU_SECONDS = 60
 TEST_MEMORY_MB = 1024
 
 
-#: A generated parser package with its test run; kept under its historic name.
-ParserBuild = TestedBuild
-
-
 def write_files(files: dict[str, str], root: Path) -> None:
     """Write relative paths under root, refusing anything that would escape it."""
     for relative, content in files.items():
@@ -45,7 +41,7 @@ def zip_files(files: dict[str, str], folder: str) -> bytes:
 
 def build_parser(spec: RegisterMap | FrameSpec, *, package: str, workdir: Path,
                  run_tests: bool = True, thing_model: dict | None = None,
-                 python: str | None = None) -> ParserBuild:
+                 python: str | None = None) -> TestedBuild:
     """Generate into `workdir` (a fresh, empty folder the caller owns) and test in the sandbox.
 
     `python` is the interpreter that runs pytest (default: this one, which has pytest); its
@@ -61,4 +57,4 @@ def build_parser(spec: RegisterMap | FrameSpec, *, package: str, workdir: Path,
              "--rootdir", str(workdir), "tests"],
             workdir=workdir, timeout=TEST_TIMEOUT, cpu_seconds=TEST_CPU_SECONDS,
             memory_mb=TEST_MEMORY_MB, env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
-    return ParserBuild(files=files, test=result, zip_bytes=zip_files(files, package))
+    return TestedBuild(files=files, test=result, zip_bytes=zip_files(files, package))
