@@ -107,7 +107,7 @@ class Page:
             request=self.request, me=self.me, lang=self.lang, t=t, page=self,
             csrf=csrf_token(self.request), csrf_field=Markup(
                 f'<input type="hidden" name="{CSRF_FIELD}" value="{csrf_token(self.request)}">'),
-            loc=lambda v: localise(v, self.lang), flash=_read_flash(flash),
+            loc=lambda v: localise(v, self.lang), flash=_read_flash(flash, t),
             path=self.request.url.path, **context)
         response = HTMLResponse(html, status_code=status)
         attach_presession(self.request, response)
@@ -116,18 +116,21 @@ class Page:
         return response
 
 
-def _read_flash(raw: str | None) -> dict[str, str] | None:
+def _read_flash(raw: str | None, t: Any) -> dict[str, str] | None:
+    """The one-shot message: a success is a `flash.*` message key, shown in the page's
+    language; an error is the API's own message, shown as it is."""
     if not raw:
         return None
     try:
         kind, _, text = json.loads(raw).partition(":")
     except (ValueError, AttributeError):
         return None
-    return {"kind": kind, "text": text}
+    return {"kind": kind, "text": t(f"flash.{text}") if kind == "ok" else text}
 
 
 def redirect(to: str, flash: str | None = None, error: bool = False) -> RedirectResponse:
-    """303 to a page, with a one-shot message for it."""
+    """303 to a page, with a one-shot message for it: a `flash.*` key (`"saved"`), or with
+    `error=True` the error's own text."""
     response = RedirectResponse(to, status_code=303)
     if flash:
         response.set_cookie(FLASH_COOKIE, json.dumps(("error:" if error else "ok:") + flash),

@@ -155,6 +155,7 @@ def test_software_factory_pages(world: World) -> None:
     assert "supplier_id" not in html and "→ supplier" in html  # the relation, as a reference
     token = _csrf(html)
     assert client.post(f"{session_page}/confirm", data={"csrf_token": token}).status_code == 303
+    assert "Spec confirmed" in client.get(session_page).text  # the flash, in the page's language
     assert client.post(f"{session_page}/generate", data={"csrf_token": token}).status_code == 303
     html = client.get(session_page).text
     assert "Tests passed" in html and "/download" in html

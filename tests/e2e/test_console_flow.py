@@ -129,7 +129,8 @@ def test_acceptance_flow(world: World, browser: Any, shots: Path) -> None:
         page.wait_for_selector("#message-form")
     page.click("#generate-form button")
     page.wait_for_selector("#builds .badge.ok", timeout=120_000)
-    assert "Spec confirmed" in page.content() or "v" in page.text_content("#builds")
+    assert "Project generated" in page.text_content(".flash")
+    assert "Tests passed" in page.text_content("#builds")
 
     for name, path in {**PAGES, "factory-session": factory_url.removeprefix(base)}.items():
         _snap(page, base, shots, name, path)

@@ -52,10 +52,6 @@ async def detail(session_id: str, page: Page = Depends(signed_in)) -> Response:
                        builds=builds, versions=versions[-5:][::-1])
 
 
-def _t(page: Page, key: str) -> str:
-    return page.request.app.state.console.catalogue.translator(page.lang)(key)
-
-
 async def _act(page: Page, session_id: str, path: str, body: dict[str, Any] | None = None,
                done: str | None = None) -> Response:
     """POST to the session's API; back to the session page with its answer or error."""
@@ -77,21 +73,21 @@ async def message(session_id: str, request: Request, page: Page = Depends(signed
 async def confirm(session_id: str, request: Request, page: Page = Depends(signed_in)
                   ) -> Response:
     await form(request)
-    return await _act(page, session_id, "/confirm", done=_t(page, "factory.confirmed"))
+    return await _act(page, session_id, "/confirm", done="spec_confirmed")
 
 
 @router.post("/{session_id}/wording")
 async def wording(session_id: str, request: Request, page: Page = Depends(signed_in)
                   ) -> Response:
     await form(request)
-    return await _act(page, session_id, "/wording", done=_t(page, "factory.worded"))
+    return await _act(page, session_id, "/wording", done="spec_worded")
 
 
 @router.post("/{session_id}/generate")
 async def generate(session_id: str, request: Request, page: Page = Depends(signed_in)
                    ) -> Response:
     await form(request)
-    return await _act(page, session_id, "/generate", done=_t(page, "factory.generated"))
+    return await _act(page, session_id, "/generate", done="generated")
 
 
 @router.post("/{session_id}/builds/{build_id}/publish")
@@ -99,7 +95,7 @@ async def publish(session_id: str, build_id: str, request: Request,
                   page: Page = Depends(signed_in)) -> Response:
     await form(request)
     return await _act(page, session_id, f"/builds/{quote(build_id, safe='')}/publish",
-                      done=_t(page, "factory.published"))
+                      done="published")
 
 
 @router.get("/{session_id}/builds/{build_id}/download")
