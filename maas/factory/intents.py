@@ -74,9 +74,12 @@ def _intro_item(draft: Draft, item: str, reading: Reading) -> None:
     for part in split_items(inner.group(2) or inner.group(3)):
         if re.search(r"photo|image|picture|照片|图片", part, re.I):
             parsed = parse_field(draft, entity, part)
-            if parsed and all(f["name"] != parsed["name"] for f in entity["fields"]):
-                parsed["name"] = parsed["name"].rstrip("s") if parsed["name"].endswith(
-                    "photos") else parsed["name"]
+            if parsed is None:
+                continue
+            # "with photos" is one image field per record: named in the singular.
+            parsed["name"] = identifier_for(parsed["label"], "field", singular=True) \
+                or parsed["name"]
+            if all(f["name"] != parsed["name"] for f in entity["fields"]):
                 entity["fields"].append(parsed)
                 reading.notes.append(f"+ {entity['name']}.{parsed['name']} (image)")
         else:
