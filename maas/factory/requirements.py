@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from maas.factory import vocabulary as V
-from maas.factory.naming import CJK, identifier_for, singular_of, unique_name
+from maas.factory.naming import CJK, identifier_for, plural_of, singular_of, unique_name
 
 Draft = dict[str, Any]
 ITEM_SPLIT = re.compile(r"[,，、;；]|\s+and\s+|\s*和\s*|\s*及\s*|\s*以及\s*")
@@ -75,8 +75,11 @@ def entity_matches(draft: Draft, text: str) -> list[tuple[int, int, dict[str, An
 
 
 def _plural_label(label: str) -> str:
-    return label if CJK.search(label) or not label else label + (
-        "es" if re.search(r"(s|x|ch|sh)$", label) else "s")
+    """"Inspection record" -> "Inspection records", by the same rules as entity plurals."""
+    if CJK.search(label) or not label:
+        return label
+    head, _, last = label.rpartition(" ")
+    return f"{head} {plural_of(last.lower())}" if head else plural_of(last.lower())
 
 
 def find_entity(draft: Draft, text: str) -> dict[str, Any] | None:
