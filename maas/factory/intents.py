@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from maas.factory import vocabulary as V
-from maas.factory.naming import CJK, identifier_for, unique_name
+from maas.factory.naming import CJK, identifier_for, singular_of, unique_name
 from maas.factory.requirements import (
     Draft,
     Reading,
@@ -300,7 +300,7 @@ def _one_entity(draft: Draft, text: str, reading: Reading) -> dict[str, Any] | N
     if len(found) == 1:
         return found[0][2]
     word = text.lower().strip()
-    stem = word[:-1] if word.endswith("s") else word
+    stem = singular_of(word)
     partial = [e for e in draft["entities"] if stem and (stem in e["label"].lower()
                                                          or stem in e["name"])]
     if len(partial) == 1:
