@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from maas import __version__
 from maas.api import apps as apps_api
 from maas.api import factory as factory_api
+from maas.api import fine_tuning as fine_tuning_api
 from maas.api import health
 from maas.api import knowledge as knowledge_api
 from maas.api.admin import apps as admin_apps
@@ -40,6 +41,7 @@ from maas.engines.supervisor import Supervisor
 from maas.engines.upstream import UpstreamClient
 from maas.errors import ModelNotFound, ModelNotReady
 from maas.factory.service import Factory
+from maas.finetune.jobs.runner import FineTuningRunner
 from maas.knowledge.embedder import Embedder
 from maas.knowledge.platform import PlatformBuilder
 from maas.knowledge.service import KnowledgeService
@@ -94,7 +96,7 @@ def build_services(settings: Settings, selector: EngineSelector | None = None) -
         timeout=httpx.Timeout(settings.upstream_timeout, connect=5.0),
         limits=httpx.Limits(max_connections=512, max_keepalive_connections=128),
     )
-    supervisor = Supervisor(settings, registry, http)
+    supervisor = Supervisor(settings, registry, http, adapters=registry.adapters_for)
     router = Router(registry, supervisor)
     upstream = UpstreamClient(http)
 
@@ -109,8 +111,9 @@ def build_services(settings: Settings, selector: EngineSelector | None = None) -
     knowledge = knowledge_service(settings, db, embedder_for)
 
     def model_kind(model_id: str) -> str | None:
+        """Apps run on the library's models; a tenant's private fine-tune is not one."""
         record = registry.snapshot.get(model_id)
-        return record.kind if record is not None else None
+        return record.kind if record is not None and record.owner is None else None
 
     toolbox = Toolbox.build(db, settings.parser_builds)
     factory = Factory(db)
@@ -125,6 +128,7 @@ def build_services(settings: Settings, selector: EngineSelector | None = None) -
                                        lease_ttl=settings.upstream_timeout + 60),
                     enabled=settings.metering),
         knowledge=knowledge, apps=apps, toolbox=toolbox, factory=factory,
+        fine_tuning=FineTuningRunner(settings, db, registry),
     )
     knowledge.on_query_tokens = knowledge_api.meter_searches(services)  # searches embed
     return services
@@ -182,11 +186,13 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         await svc.supervisor.start()
         sweeper = asyncio.create_task(_housekeeping(svc))
         builder = asyncio.create_task(_build_platform_knowledge(svc, platform_kbs))
+        await svc.fine_tuning.start()
         try:
             yield
         finally:
             sweeper.cancel()
             builder.cancel()
+            await svc.fine_tuning.stop()
             await svc.supervisor.stop()
             await svc.meter.close()
             await svc.upstream.http.aclose()
@@ -199,7 +205,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     for module in (health, models, chat, completions, embeddings, admin_models, admin_tenants,
                    admin_vouchers, admin_apps, auth, keys, members, usage, audit, credits,
                    knowledge_api, apps_api, tool_index, tool_thing_models, tool_parsers,
-                   tool_diagnosis, factory_api):
+                   tool_diagnosis, factory_api, fine_tuning_api):
         app.include_router(module.router)
     mount_console(app)
     return app

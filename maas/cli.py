@@ -71,12 +71,22 @@ def serve(host: Annotated[str | None, typer.Option(help="Bind address")] = None,
 
 @app.command()
 def worker(model: Annotated[str, typer.Option(help="Model id from models/")],
-           host: str = "127.0.0.1", port: int = 8100) -> None:
+           host: str = "127.0.0.1", port: int = 8100,
+           manifest: Annotated[Path | None, typer.Option(
+               help="A manifest as JSON instead of models/<id>.yaml (private fine-tuned "
+                    "models, which the gateway writes there)")] = None) -> None:
     """Run the CPU worker (an OpenAI-compatible server) for one model."""
-    from maas.catalog.models import load_model_manifest
+    from maas.catalog.models import ModelManifest, load_model_manifest
     from maas.worker.server import run_worker
 
     settings = Settings()
+    if manifest is not None:
+        loaded = ModelManifest.model_validate_json(manifest.read_text(encoding="utf-8"))
+        if loaded.id != model:
+            raise typer.BadParameter(f"{manifest} is the manifest of {loaded.id}",
+                                     param_hint="--manifest")
+        run_worker(loaded, settings, host, port)
+        return
     path = settings.models_dir / f"{model}.yaml"
     if not path.exists():
         raise typer.BadParameter(f"no manifest {path}", param_hint="--model")

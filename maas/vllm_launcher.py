@@ -46,7 +46,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     spec = next(e for e in manifest.engines if e.kind == "vllm")
     model_dir = ensure_converted(manifest, settings.cache_dir)
     template = chat_template_file(manifest, model_dir, settings.cache_dir)
-    args = vllm_argv(manifest, spec, model_dir, ns.host, ns.port, template, ns.lora)
+    args = vllm_argv(manifest, spec, model_dir, ns.host, ns.port, template, ns.lora,
+                      settings.vllm_lora_headroom)
     lora = "--enable-lora" in args
     command = [ns.python, "-m", "vllm.entrypoints.openai.api_server", *args]
     log.info("exec %s", " ".join(command))

@@ -133,6 +133,11 @@ class ModelManifest(_Strict):
     #: Platform knowledge bases this model is meant to be used with (ids in knowledge_bases/).
     knowledge_bases: list[str] = Field(default_factory=list)
     chat_template: str | None = None
+    #: A private model (a tenant's fine-tune): only this tenant sees or uses it.
+    owner: str | None = Field(default=None, max_length=64)
+    #: A prebuilt adapter directory (fine-tuning jobs write one); industry models from
+    #: `models/` leave it out and get theirs from `maas models build`.
+    adapter_path: str | None = None
     #: The engines serving it accept OpenAI `tools` (e.g. vLLM with a tool-call parser);
     #: otherwise the app runtime uses its JSON action protocol.
     tool_calling: bool = False
@@ -150,6 +155,8 @@ class ModelManifest(_Strict):
             raise ValueError("an industry model needs both base and adapter")
         if self.adapter is not None and self.kind != "chat":
             raise ValueError("an industry model is a chat model")
+        if self.adapter_path is not None and self.adapter is None:
+            raise ValueError("adapter_path needs base and adapter")
         return self
 
     @property
@@ -165,10 +172,12 @@ def _industry_data(data: dict[str, Any], path: Path) -> dict[str, Any]:
     """Complete an industry manifest (`base:` + `adapter:`) from its base's manifest.
 
     The YAML of an industry model carries no `source` or `engines`: it runs on its base's
-    weights, so it takes the base's source and the base's CPU-worker engines. vLLM serves
-    adapters on the base's own server (`--lora-modules`, see `maas.finetune.store.
-    ready_adapters`), never in a vLLM process of their own, so `vllm` engines are not
-    inherited. The base must exist next to it and be a plain chat model.
+    weights, so it takes the base's source and the base's local engines in the base's order.
+    A `vllm` engine here means "a LoRA on the base's vLLM server" (the supervisor starts no
+    process of its own for it, see `maas.engines.supervisor`); the CPU worker merges the
+    adapter into its own copy of the base. Remote engines are not inherited: a remote server
+    serves an adapter only if it was deployed with it, which its own manifest must say.
+    The base must exist next to it and be a plain chat model.
     """
     for own in ("source", "engines"):
         if own in data:
@@ -182,8 +191,8 @@ def _industry_data(data: dict[str, Any], path: Path) -> dict[str, Any]:
     if base.kind != "chat" or base.is_industry:
         raise ManifestError(f"{path}: base {base.id!r} must be a chat model with no "
                             "adapter of its own")
-    engines = [e.model_dump() for e in base.engines if e.kind in WORKER_ENGINES]
-    if not engines:
+    engines = [e.model_dump() for e in base.engines if e.kind != "remote"]
+    if not any(e["kind"] in WORKER_ENGINES for e in engines):
         raise ManifestError(f"{path}: base {base.id!r} has no CPU-worker engine")
     merged = {k: getattr(base, k) for k in INHERITED_FROM_BASE}
     merged = {k: (v.model_dump() if isinstance(v, BaseModel) else v) for k, v in merged.items()}
@@ -198,6 +207,9 @@ def load_model_manifest(path: Path) -> ModelManifest:
     """Load and validate one manifest; an industry model is completed from its base."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and "owner" in data:
+            raise ManifestError(f"{path}: owner is not for models/ (private models are "
+                                "made by fine-tuning jobs)")
         if isinstance(data, dict) and data.get("base"):
             data = _industry_data(data, path)
         manifest = ModelManifest.model_validate(data)

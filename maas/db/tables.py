@@ -130,11 +130,16 @@ class ApiKey(SQLModel, table=True):
 
 
 class ModelRecord(SQLModel, table=True):
-    """The model registry: a manifest's facts plus what this deployment made of it."""
+    """The model registry: a manifest's facts plus what this deployment made of it.
+
+    Rows with an `owner` are tenants' private (fine-tuned) models: their manifest lives only
+    here (there is no YAML), and only the owner tenant sees them.
+    """
 
     __tablename__ = "models"
 
     id: str = Field(primary_key=True, max_length=128)
+    owner: str | None = Field(default=None, foreign_key="tenants.id", index=True, max_length=64)
     kind: str = Field(max_length=32)
     family: str = Field(max_length=64)
     version: str = Field(max_length=32)
@@ -573,4 +578,75 @@ class FactoryBuildRecord(SQLModel, table=True):
     archive: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     published_app: str | None = Field(default=None, max_length=64)
     created_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class FineTuneFile(SQLModel, table=True):
+    """A tenant's uploaded training file (`/v1/files`, purpose fine-tune). Its lines were all
+    valid chats when it was stored; the content lives under the data dir at `path`."""
+
+    __tablename__ = "fine_tune_files"
+    __table_args__ = (Index("ix_fine_tune_files_tenant_created", "tenant_id", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    tenant_id: str = Field(foreign_key="tenants.id", max_length=64)
+    filename: str = Field(max_length=255)
+    purpose: str = Field(max_length=32)
+    bytes: int = Field(sa_column=Column(BigInteger, nullable=False))
+    examples: int = 0
+    estimated_tokens: int = 0
+    path: str = Field(max_length=512)
+    created_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class FineTuneJob(SQLModel, table=True):
+    """A tenant's fine-tuning job: a row in the queue that gateways claim (`runner_id`,
+    refreshed `heartbeat_at`), then its progress, result and error."""
+
+    __tablename__ = "fine_tune_jobs"
+    __table_args__ = (Index("ix_fine_tune_jobs_tenant_created", "tenant_id", "created_at"),
+                      Index("ix_fine_tune_jobs_status_created", "status", "created_at"))
+
+    id: str = Field(primary_key=True, max_length=64)
+    tenant_id: str = Field(foreign_key="tenants.id", max_length=64)
+    created_by: str | None = Field(default=None, max_length=64)
+    key_id: str | None = Field(default=None, max_length=64)
+    user_id: str | None = Field(default=None, max_length=64)
+    base_model: str = Field(max_length=128)
+    model_id: str = Field(max_length=128)  # the private model's id once it succeeds
+    suffix: str | None = Field(default=None, max_length=64)
+    training_file: str = Field(max_length=64)
+    validation_file: str | None = Field(default=None, max_length=64)
+    hyperparameters: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    seed: int = 0
+    status: str = Field(default="queued", max_length=24)
+    estimated_tokens: int = 0
+    trained_tokens: int | None = None
+    step: int = 0
+    total_steps: int = 0
+    fine_tuned_model: str | None = Field(default=None, max_length=128)
+    result: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    error: dict[str, Any] | None = Field(default=None, sa_column=_json(nullable=True))
+    usage_id: str | None = Field(default=None, max_length=64)
+    runner_id: str | None = Field(default=None, max_length=128)
+    heartbeat_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class FineTuneEvent(SQLModel, table=True):
+    """One line of a job's log (queued, started, step N/M loss, eval, the end)."""
+
+    __tablename__ = "fine_tune_events"
+    __table_args__ = (Index("ix_fine_tune_events_job_id", "job_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(foreign_key="fine_tune_jobs.id", max_length=64)
+    tenant_id: str = Field(foreign_key="tenants.id", max_length=64, index=True)
+    level: str = Field(default="info", max_length=8)  # info | warn | error
+    type: str = Field(default="message", max_length=16)  # message | metrics
+    message: str = Field(sa_column=Column(Text, nullable=False))
+    data: dict[str, Any] | None = Field(default=None, sa_column=_json(nullable=True))
     created_at: datetime = Field(default_factory=utcnow)

@@ -12,7 +12,8 @@ from maas.engines.vllm_server import Adapter
 from maas.settings import Settings
 
 #: Settings a worker inherits from the gateway that started it.
-_INHERITED = ("data_dir", "models_dir", "max_batch_size", "torch_threads", "log_level")
+_INHERITED = ("data_dir", "models_dir", "max_batch_size", "torch_threads", "log_level",
+              "vllm_lora_headroom")
 
 
 def worker_env(settings: Settings) -> dict[str, str]:
@@ -40,5 +41,11 @@ def engine_command(manifest: ModelManifest, spec: EngineSpec, settings: Settings
         loras = [arg for name, path in adapters for arg in ("--lora", f"{name}={path}")]
         return [sys.executable, "-m", "maas.vllm_launcher", "--model", manifest.id,
                 "--python", python, "--host", host, "--port", str(port), *loras]
-    return [sys.executable, "-m", "maas", "worker", "--model", manifest.id,
+    argv = [sys.executable, "-m", "maas", "worker", "--model", manifest.id,
             "--host", host, "--port", str(port)]
+    if manifest.owner is not None:  # a private model has no YAML: hand the worker its own
+        path = settings.data_dir / "private-models" / f"{manifest.id}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(manifest.model_dump_json(), encoding="utf-8")
+        argv += ["--manifest", str(path)]
+    return argv

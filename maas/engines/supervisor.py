@@ -4,6 +4,12 @@ It reconciles desired state (the registry's enabled, available models) with runn
 processes every `health_interval` seconds, like a tiny controller: start what is missing,
 stop what was disabled, restart a crashed worker with exponential back-off, and publish
 each model's status to the registry and to the router (in memory, for the hot path).
+
+LoRA models (industry models, tenants' fine-tunes) whose engine is `vllm` get no process:
+they are *hosted* by their base's vLLM server. Each pass loads the adapters the base should
+serve (`adapters(base_id)`) into its server at run time and unloads the ones that went away;
+a server started with them serves them from its command line. When more adapters are wanted
+than the server has LoRA slots for, it is restarted with all of them.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import httpx
 from maas.catalog.models import WORKER_ENGINES, EngineSpec, ModelManifest
 from maas.engines.commands import engine_command, worker_env
 from maas.engines.registry import FAILED, LOADING, READY, ModelRegistry
-from maas.engines.vllm_server import Adapter
+from maas.engines.vllm_server import Adapter, lora_capacity, wants_runtime_lora
 from maas.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,6 +67,18 @@ class EngineProcess:
     restarts: int = 0
     next_start: float = 0.0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    #: vLLM only: adapter name -> path of what the server has loaded, and its LoRA slots.
+    loras: dict[str, str] = field(default_factory=dict)
+    lora_slots: int = 0
+
+
+@dataclass
+class HostedModel:
+    """A LoRA model served by its base's vLLM server (no process of its own)."""
+
+    manifest: ModelManifest
+    base: str
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Supervisor:
@@ -76,6 +94,7 @@ class Supervisor:
         #: model id -> the (name, path) LoRA adapters its vLLM server starts with.
         self.adapters = adapters
         self.processes: dict[str, EngineProcess] = {}
+        self.hosted: dict[str, HostedModel] = {}
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._side_tasks: set[asyncio.Task[None]] = set()
@@ -104,27 +123,40 @@ class Supervisor:
 
     # ------------------------------------------------------------------ reconcile
 
+    def _process(self, model_id: str) -> EngineProcess | None:
+        """The process serving `model_id`: its own, or its base's for a hosted LoRA."""
+        hosted = self.hosted.get(model_id)
+        return self.processes.get(hosted.base if hosted else model_id)
+
+    def supervises(self, model_id: str) -> bool:
+        """Whether a local process of ours serves this model (so a restart can fix it)."""
+        return self._process(model_id) is not None
+
     def base_url(self, model_id: str) -> str | None:
-        proc = self.processes.get(model_id)
+        proc = self._process(model_id)
         if proc is None or proc.process is None:
             return None
         return f"http://{self.settings.worker_host}:{proc.port}/v1"
 
     def is_ready(self, model_id: str) -> bool:
+        hosted = self.hosted.get(model_id)
+        if hosted is not None:
+            return hosted.ready.is_set() and self.is_ready(hosted.base)
         proc = self.processes.get(model_id)
         return proc is not None and proc.ready.is_set()
 
     async def wait_ready(self, model_id: str, timeout: float) -> bool:
-        proc = self.processes.get(model_id)
-        if proc is None:
+        hosted = self.hosted.get(model_id)
+        event = hosted.ready if hosted else getattr(self.processes.get(model_id), "ready", None)
+        if event is None:
             return False
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(proc.ready.wait(), timeout)
-        return proc.ready.is_set()
+            await asyncio.wait_for(event.wait(), timeout)
+        return self.is_ready(model_id)
 
     def crashed(self, model_id: str) -> bool:
         """Whether the model's process is gone (exited, or a zombie not yet reaped)."""
-        proc = self.processes.get(model_id)
+        proc = self._process(model_id)
         if proc is None or proc.process is None or proc.process.returncode is not None:
             return True
         try:
@@ -135,7 +167,7 @@ class Supervisor:
 
     def mark_unreachable(self, model_id: str) -> None:
         """A request could not connect: stop routing there and check the process now."""
-        proc = self.processes.get(model_id)
+        proc = self._process(model_id)
         if proc is not None:
             proc.ready.clear()
         task = asyncio.create_task(self.reconcile())
@@ -144,14 +176,18 @@ class Supervisor:
 
     async def reconcile(self) -> None:
         async with self._lock:
+            await asyncio.to_thread(self.registry.refresh)
             records = await asyncio.to_thread(self.registry.list)
             wanted: dict[str, tuple[ModelManifest, EngineSpec]] = {}
+            hosted: dict[str, ModelManifest] = {}
             for record in records:
                 manifest = self.registry.manifests.get(record.id)
                 if manifest is None or not record.enabled or record.engine is None:
                     continue
                 spec = next(e for e in manifest.engines if e.kind == record.engine)
-                if spec.kind in WORKER_ENGINES or spec.kind == "vllm":
+                if spec.kind == "vllm" and manifest.base is not None:
+                    hosted[record.id] = manifest
+                elif spec.kind in WORKER_ENGINES or spec.kind == "vllm":
                     wanted[record.id] = (manifest, spec)
                 elif spec.kind == "remote":
                     await self._check_remote(record.id, spec, record.status)
@@ -166,6 +202,7 @@ class Supervisor:
                     proc = EngineProcess(manifest, spec, log_dir / f"{model_id}.log")
                     self.processes[model_id] = proc
                 await self._tend(proc)
+            await self._tend_hosted(hosted)
 
     async def _tend(self, proc: EngineProcess) -> None:
         now = time.monotonic()
@@ -202,6 +239,74 @@ class Supervisor:
         if healthy and proc.healthy_since and now - proc.healthy_since > HEALTHY_RESET_SECONDS:
             proc.restarts = 0
 
+    async def _tend_hosted(self, hosted: dict[str, ModelManifest]) -> None:
+        """Keep each vLLM base's loaded adapters equal to what it should serve, and publish
+        the hosted models' status."""
+        for model_id in list(self.hosted):
+            if model_id not in hosted:
+                self.hosted.pop(model_id).ready.clear()
+        for model_id, manifest in hosted.items():
+            assert manifest.base is not None
+            self.hosted.setdefault(model_id, HostedModel(manifest, manifest.base))
+        failed: dict[str, str] = {}
+        for proc in list(self.processes.values()):
+            if proc.spec.kind == "vllm" and proc.ready.is_set():
+                failed |= await self._sync_loras(proc)
+        for model_id, model in self.hosted.items():
+            proc = self.processes.get(model.base)
+            if model_id in failed:
+                status = (FAILED, failed[model_id])
+            elif proc is None or proc.spec.kind != "vllm":
+                status = (FAILED, f"its base {model.base} is not served by vLLM here")
+            elif proc.ready.is_set() and model_id in proc.loras:
+                status = (READY, None)
+            else:
+                status = (LOADING, f"waiting for the vLLM server of {model.base}")
+            if status[0] == READY:
+                model.ready.set()
+            else:
+                model.ready.clear()
+            await asyncio.to_thread(self.registry.set_status, model_id, *status)
+
+    async def _sync_loras(self, proc: EngineProcess) -> dict[str, str]:
+        """Load and unload adapters on a ready vLLM server; model id -> error for failures.
+
+        More adapters than LoRA slots: restart the server (it comes back with them all on
+        its command line) rather than risk a batch with no free slot for the base.
+        """
+        want = {name: str(path) for name, path in
+                (self.adapters(proc.manifest.id) if self.adapters else [])}
+        if len(want) > proc.lora_slots:
+            log.info("%s: %d adapters wanted, %d LoRA slots; restarting it with them all",
+                     proc.manifest.id, len(want), proc.lora_slots)
+            await self._terminate(proc)
+            return {}
+        root = f"http://{self.settings.worker_host}:{proc.port}/v1"
+        failed: dict[str, str] = {}
+        for name in [n for n in proc.loras if want.get(n) != proc.loras[n]]:
+            ok, detail = await self._lora_call(f"{root}/unload_lora_adapter", {"lora_name": name})
+            if ok or "not found" in detail.lower():
+                del proc.loras[name]
+                log.info("%s: unloaded adapter %s", proc.manifest.id, name)
+        for name, path in want.items():
+            if name in proc.loras:
+                continue
+            ok, detail = await self._lora_call(f"{root}/load_lora_adapter",
+                                               {"lora_name": name, "lora_path": path})
+            if ok or "already" in detail.lower():
+                proc.loras[name] = path
+                log.info("%s: loaded adapter %s from %s", proc.manifest.id, name, path)
+            else:
+                failed[name] = f"vLLM refused the adapter: {detail}"[:2000]
+        return failed
+
+    async def _lora_call(self, url: str, body: dict[str, str]) -> tuple[bool, str]:
+        try:
+            response = await self.http.post(url, json=body, timeout=120.0)
+        except httpx.HTTPError as exc:
+            return False, repr(exc)
+        return response.status_code == 200, response.text[:1000]
+
     async def _check_remote(self, model_id: str, spec: EngineSpec, status: str) -> None:
         """A remote engine is ready while its `/models` answers."""
         assert spec.base_url is not None
@@ -220,8 +325,14 @@ class Supervisor:
     async def _spawn(self, proc: EngineProcess) -> None:
         proc.port = free_port(self.settings.worker_host)
         extra: dict[str, Sequence[Adapter]] = {}
-        if proc.spec.kind == "vllm" and self.adapters is not None:
-            extra["adapters"] = self.adapters(proc.manifest.id)
+        proc.loras, proc.lora_slots = {}, 0
+        if proc.spec.kind == "vllm":
+            adapters = list(self.adapters(proc.manifest.id)) if self.adapters else []
+            if adapters:
+                extra["adapters"] = adapters
+            proc.loras = {name: str(path) for name, path in adapters}
+            proc.lora_slots = lora_capacity(len(adapters), wants_runtime_lora(proc.spec),
+                                            self.settings.vllm_lora_headroom)
         argv = self.command(proc.manifest, proc.spec, self.settings,
                             self.settings.worker_host, proc.port, **extra)
         log.info("starting %s: %s", proc.manifest.id, " ".join(argv))

@@ -73,27 +73,41 @@ def cli_args(args: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def lora_options(adapters: Sequence[Adapter], runtime: bool = False) -> dict[str, Any]:
+def lora_capacity(adapters: int, runtime: bool, headroom: int) -> int:
+    """How many adapters a vLLM server started with `adapters` of them may serve at once.
+
+    0 without LoRA. Otherwise the started ones plus `headroom` for adapters loaded at run
+    time (`/v1/load_lora_adapter`: new fine-tunes, adapters that became ready); past that
+    the supervisor restarts the server with them all.
+    """
+    return max(adapters + headroom, 1) if adapters or runtime else 0
+
+
+def lora_options(adapters: Sequence[Adapter], runtime: bool = False,
+                 headroom: int = 0) -> dict[str, Any]:
     """vLLM options serving `adapters` (and, with `runtime`, adapters loaded later).
 
-    `max_loras` is the number of adapters + 1: on vLLM's CPU build, base-model requests batched
-    with LoRA requests can get an adapter applied unless there is a free slot for "no adapter".
+    `max_loras` is the capacity + 1: on vLLM's CPU build, base-model requests batched with
+    LoRA requests can get an adapter applied unless there is a free slot for "no adapter",
+    so one slot is always kept free for the base.
     """
-    if not adapters and not runtime:
+    capacity = lora_capacity(len(adapters), runtime, headroom)
+    if capacity == 0:
         return {}
     names = [name for name, _ in adapters]
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate adapter names: {names}")
     options: dict[str, Any] = {"enable_lora": True, "max_lora_rank": MAX_LORA_RANK,
-                               "max_loras": len(adapters) + 1}
+                               "max_loras": capacity + 1}
     if adapters:
         options["lora_modules"] = [f"{name}={path}" for name, path in adapters]
     return options
 
 
-def lora_args(adapters: Sequence[Adapter], runtime: bool = False) -> list[str]:
+def lora_args(adapters: Sequence[Adapter], runtime: bool = False,
+              headroom: int = 0) -> list[str]:
     """The vLLM flags that serve these (name, path) LoRA adapters on one base model."""
-    return cli_args(lora_options(adapters, runtime))
+    return cli_args(lora_options(adapters, runtime, headroom))
 
 
 def vllm_env(base: Mapping[str, str], lora: bool) -> dict[str, str]:
@@ -104,13 +118,18 @@ def vllm_env(base: Mapping[str, str], lora: bool) -> dict[str, str]:
     return env
 
 
+def wants_runtime_lora(spec: EngineSpec) -> bool:
+    """The manifest asks for LoRA even with no adapter at start (`enable_lora: true`)."""
+    return bool(spec.args.get("enable_lora", False))
+
+
 def vllm_argv(manifest: ModelManifest, spec: EngineSpec, model_path: Path, host: str,
               port: int, chat_template: Path | None = None,
-              adapters: Sequence[Adapter] = ()) -> list[str]:
+              adapters: Sequence[Adapter] = (), headroom: int = 0) -> list[str]:
     """Arguments of `python -m vllm.entrypoints.openai.api_server` (after the module)."""
     options = {**DEFAULT_ARGS, **spec.args}
-    runtime_lora = bool(options.pop("enable_lora", False))
-    options.update(lora_options(adapters, runtime_lora))
+    options.pop("enable_lora", None)
+    options.update(lora_options(adapters, wants_runtime_lora(spec), headroom))
     argv = ["--model", str(model_path), "--served-model-name", manifest.id,
             "--host", host, "--port", str(port)]
     if chat_template is not None:

@@ -94,6 +94,9 @@ def build_key(manifest: ModelManifest, settings: Settings) -> str:
 
 
 def adapter_dir(manifest: ModelManifest, settings: Settings) -> Path:
+    """A fine-tune's own directory, else the content-hashed build of an industry model."""
+    if manifest.adapter_path is not None:
+        return Path(manifest.adapter_path)
     return settings.data_dir / "adapters" / manifest.id / build_key(manifest, settings)
 
 
@@ -115,10 +118,13 @@ def adapter_state(manifest: ModelManifest, settings: Settings) -> AdapterState:
         path / BUILD_FILE).is_file()
     if not built:
         return AdapterState(manifest.id, path, False, False,
+                            f"adapter files missing in {path}" if manifest.adapter_path else
                             f"adapter not built (run: maas models build {manifest.id})")
     evaluation = read_json(path / EVAL_FILE)
     if evaluation is None:
         return AdapterState(manifest.id, path, True, False,
+                            f"adapter not evaluated ({path / EVAL_FILE} missing)"
+                            if manifest.adapter_path else
                             f"adapter not evaluated (run: maas models eval {manifest.id})")
     if not evaluation.get("ready"):
         return AdapterState(manifest.id, path, True, False,

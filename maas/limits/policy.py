@@ -21,6 +21,17 @@ class Limits(BaseModel):
     monthly_tokens: int | None = Field(default=None, ge=1)
     model_tags: list[str] | None = Field(
         default=None, description="Models usable only if they carry one of these tags.")
+    # Fine-tuning (enforced from the tenant's plan when a job is created; not key limits).
+    fine_tuning_active_jobs: int | None = Field(
+        default=None, ge=0, description="Fine-tuning jobs queued or running at once.")
+    fine_tuning_jobs_per_month: int | None = Field(
+        default=None, ge=0, description="Fine-tuning jobs created per calendar month (UTC).")
+    fine_tuning_examples: int | None = Field(
+        default=None, ge=1, description="Training examples in one job's training file.")
+    fine_tuning_tokens: int | None = Field(
+        default=None, ge=1, description="Tokens one job may train on (examples x epochs).")
+    fine_tuned_models: int | None = Field(
+        default=None, ge=0, description="Private fine-tuned models a tenant may keep.")
 
     def narrows(self, other: Limits) -> bool:
         """True if `self` is at least as strict as `other` in every dimension.

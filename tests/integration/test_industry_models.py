@@ -6,11 +6,6 @@ with the openai SDK, answering the held-out questions differently from its base.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,59 +13,27 @@ import openai
 import pytest
 
 from maas.finetune.datasets import fact_score, load_eval
-from maas.settings import REPO_ROOT
+from tests.integration.conftest import TEST_STEPS, IndustryBuilds
 from tests.support.gateway import serve_gateway
 
 pytestmark = pytest.mark.slow
 
 KEY = "sk-maas-industry-admin-key"
 MODEL, BASE, DATASET = "mining-safety-smollm2", "smollm2-135m-instruct", "mining-safety"
-#: Fewer than the shipped manifest's steps: enough to beat the base, short enough for CI.
-TEST_STEPS = 30
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """A library of the base and one industry model (with TEST_STEPS), a fresh data dir."""
-    root = tmp_path_factory.mktemp("industry")
-    models = root / "models"
-    (models / "datasets").mkdir(parents=True)
-    shutil.copy(REPO_ROOT / "models" / f"{BASE}.yaml", models)
-    text = (REPO_ROOT / "models" / f"{MODEL}.yaml").read_text(encoding="utf-8")
-    assert "steps: 60" in text
-    (models / f"{MODEL}.yaml").write_text(text.replace("steps: 60", f"steps: {TEST_STEPS}"),
-                                          encoding="utf-8")
-    shutil.copytree(REPO_ROOT / "models" / "datasets" / DATASET,
-                    models / "datasets" / DATASET)
-    out = {**os.environ, "MAAS_DATA_DIR": str(root / "data"), "MAAS_MODELS_DIR": str(models),
-           "MAAS_ADMIN_API_KEY": KEY, "MAAS_HEALTH_INTERVAL": "0.5"}
-    out.pop("MAAS_DATABASE_URL", None)
-    return out
-
-
-def maas(env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "maas", *args], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+def env(industry_builds: IndustryBuilds) -> dict[str, str]:
+    """The shared library and data dir; this gateway serves with the CPU worker."""
+    return {**industry_builds.env, "MAAS_ADMIN_API_KEY": KEY}
 
 
 @pytest.fixture(scope="module")
-def built(env: dict[str, str]) -> dict:
-    started = time.monotonic()
-    first = maas(env, "models", "build", MODEL)
-    assert first.returncode == 0, first.stderr[-3000:]
-    assert f"{MODEL}: built in" in first.stdout
-    print(f"build: {time.monotonic() - started:.0f} s; {first.stdout.strip()}")
-    again = maas(env, "models", "build", MODEL, timeout=120)
-    assert again.returncode == 0 and f"{MODEL}: cached" in again.stdout, again.stderr[-2000:]
-    path = Path(first.stdout.split("\n")[1].strip())
+def built(industry_builds: IndustryBuilds) -> dict:
+    stdout, path, result = industry_builds.build(MODEL)
     info = json.loads((path / "build.json").read_text(encoding="utf-8"))
     assert info["adapter"]["steps"] == TEST_STEPS and len(info["losses"]) == TEST_STEPS
     assert info["final_loss"] < info["first_loss"] / 2
-    evaluated = maas(env, "models", "eval", MODEL)
-    print(evaluated.stdout.strip())
-    assert evaluated.returncode == 0 and "READY" in evaluated.stdout, (
-        evaluated.stdout + evaluated.stderr[-2000:])
-    result = json.loads((path / "eval.json").read_text(encoding="utf-8"))
     assert result["ready"] and result["adapter_score"] > result["base_score"]
     return result
 

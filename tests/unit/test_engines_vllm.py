@@ -17,6 +17,7 @@ from maas.engines.vllm_server import (
     DEFAULT_CHAT_TEMPLATE,
     chat_template_file,
     lora_args,
+    lora_capacity,
     vllm_argv,
     vllm_env,
 )
@@ -68,7 +69,12 @@ def test_lora_args_for_adapters() -> None:
     ]
     assert lora_args([]) == []
     assert lora_args([], runtime=True) == [
-        "--enable-lora", "--max-lora-rank", "8", "--max-loras", "1"]
+        "--enable-lora", "--max-lora-rank", "8", "--max-loras", "2"]
+    # Headroom: slots for adapters loaded at run time, plus the base's free slot.
+    assert lora_args(adapters, headroom=4)[:6] == [
+        "--enable-lora", "--max-lora-rank", "8", "--max-loras", "7", "--lora-modules"]
+    assert lora_capacity(0, False, 4) == 0 and lora_capacity(0, True, 0) == 1
+    assert lora_capacity(2, False, 4) == 6
     with pytest.raises(ValueError, match="duplicate"):
         lora_args([("a", "/x"), ("a", "/y")])
 

@@ -64,7 +64,7 @@ class AppRunner:
         self.who = who
         self.ent = ent
         self.kind = kind
-        self.model: ModelManifest = svc.router.manifest(ent.manifest.model)
+        self.model: ModelManifest = svc.router.manifest(ent.manifest.model, who.tenant_id)
         self.request_id: str | None = request.scope.get("state", {}).get("request_id")
         self.trace: Trace | None = None
         self.agent: Agent | None = None
@@ -79,7 +79,7 @@ class AppRunner:
                     else f"/v1/chat/completions with model 'app:{slug}'")
             raise InvalidRequest(f"app {slug!r} is a {ent.manifest.kind} app; use {hint}",
                                  param="model", code="app_kind")
-        model = svc.router.manifest(ent.manifest.model)
+        model = svc.router.manifest(ent.manifest.model, who.tenant_id)
         if not who.plan_limits.allows_tags(model.tags):
             raise PermissionDenied(f"app {slug!r} runs on {model.id!r}, which the plan "
                                    f"{who.plan_id!r} does not include", param="model")

@@ -21,7 +21,7 @@ def model_card(record: ModelRecord) -> dict[str, Any]:
     return {
         "id": record.id, "object": "model",
         "created": calendar.timegm(record.updated_at.timetuple()),
-        "owned_by": "maas",
+        "owned_by": record.owner or "maas",
         "kind": record.kind, "family": record.family, "version": record.version,
         "industries": record.industries, "tags": record.tags, "languages": record.languages,
         "context_length": record.context_length,
@@ -47,7 +47,7 @@ def app_card(app: dict[str, Any]) -> dict[str, Any]:
 async def list_models(who: Principal = Depends(principal),
                       svc: Services = Depends(services)) -> dict[str, Any]:
     cards = [model_card(r) for r in svc.registry.snapshot.values()
-             if r.enabled and who.may_use_model(r.id, r.tags)]
+             if r.enabled and r.owner in (None, who.tenant_id) and who.may_use_model(r.id, r.tags)]
     apps = await asyncio.to_thread(svc.apps.subscriptions.usable_apps, who)
     cards += [app_card(a) for a in apps]
     return {"object": "list", "data": sorted(cards, key=lambda c: c["id"])}
@@ -62,7 +62,8 @@ async def get_model(model_id: str, who: Principal = Depends(principal),
             if app["id"] == model_id:
                 return app_card(app)
     record = svc.registry.snapshot.get(model_id)
-    if record is None or not record.enabled or not who.may_use_model(record.id, record.tags):
+    if (record is None or not record.enabled or record.owner not in (None, who.tenant_id)
+            or not who.may_use_model(record.id, record.tags)):
         raise ModelNotFound(f"The model '{model_id}' does not exist or you do not have "
                             "access to it.", param="model")
     return model_card(record)

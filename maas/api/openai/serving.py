@@ -51,7 +51,7 @@ def resolve_model(svc: Services, who: Principal, model_id: str, endpoint: str
     A model outside the caller's plan or key scope answers like an unknown one, as
     OpenAI does: "does not exist or you do not have access to it".
     """
-    manifest = svc.router.manifest(model_id)
+    manifest = svc.router.manifest(model_id, who.tenant_id)
     if not who.may_use_model(manifest.id, manifest.tags):
         raise ModelNotFound(f"The model '{model_id}' does not exist or you do not have "
                             "access to it.", param="model")
@@ -121,13 +121,20 @@ class Forwarder:
         return dict(self.admission.headers) if self.admission else {}
 
     def _payload(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {**body, "model": self.route.upstream_model}
+        payload = {**body, "model": self.route.upstream_model}
+        messages = payload.get("messages")
+        if (self.route.system_prompt and isinstance(messages, list)
+                and not any(m.get("role") == "system" for m in messages)):
+            # The model's persona (an industry adapter was trained with it).
+            payload["messages"] = [{"role": "system", "content": self.route.system_prompt},
+                                   *messages]
+        return payload
 
     def _retryable(self, exc: UpstreamError) -> bool:
         """A local engine that refused the connection or died under the request: the
         request never completed, so after the restart it can safely be sent again."""
         model_id = self.route.manifest.id
-        if model_id not in self.svc.supervisor.processes:
+        if not self.svc.supervisor.supervises(model_id):
             return False
         return isinstance(exc, EngineUnreachable) or self.svc.supervisor.crashed(model_id)
 
