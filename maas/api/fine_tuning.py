@@ -141,8 +141,7 @@ async def create_job(body: JobCreate, who: Principal = Depends(principal),
     require_tenant(who, who.tenant_id, TENANT_ADMIN)
     hp = body.resolved_hyperparameters()
     registry = svc.registry
-    owned = sum(1 for r in registry.snapshot.values()
-                if getattr(r, "owner", None) == who.tenant_id)
+    owned = sum(1 for r in registry.snapshot.values() if r.owner == who.tenant_id)
     taken = set(registry.snapshot) | set(registry.manifests) | set(registry.held_back)
     job = await in_session(svc, lambda s: service.create_job(
         s, who, registry.manifests.get(body.model), body.model, body.training_file,

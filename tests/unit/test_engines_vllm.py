@@ -49,7 +49,11 @@ def test_argv_has_manifest_args_and_cpu_defaults(tmp_path: Path) -> None:
     assert "--enforce-eager" in argv
     config = json.loads(flag_value(argv, "--structured-outputs-config"))
     assert config == {"backend": "xgrammar", "disable_any_whitespace": True}
-    assert "--enable-lora" not in argv and "--chat-template" not in argv
+    # A chat model takes LoRA adapters at run time (fine-tunes) unless its args say no.
+    assert "--enable-lora" in argv and flag_value(argv, "--max-loras") == "2"
+    assert "--chat-template" not in argv
+    spec = EngineSpec(kind="vllm", args={"enable_lora": False})
+    assert "--enable-lora" not in vllm_argv(manifest, spec, tmp_path, "127.0.0.1", 8123)
 
 
 def test_manifest_args_override_defaults(tmp_path: Path) -> None:

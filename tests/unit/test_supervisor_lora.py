@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -21,6 +20,7 @@ from maas.settings import Settings
 from tests.conftest import ADMIN_KEY
 from tests.support.fake_engine import serve_in_thread
 from tests.support.tenancy import make_tenant
+from tests.unit.test_supervisor import wait_for
 
 BASE = "base-chat"
 PROMPT = {"ind-a": "You are the A assistant.", "ind-b": "You are the B assistant."}
@@ -57,15 +57,6 @@ def library(tmp_path: Path) -> Path:
             f"id: {model_id}\nbase: {BASE}\nsystem_prompt: {prompt}\n"
             f"adapter: {{dataset: {model_id}}}\n")
     return models
-
-
-def wait_for(predicate, timeout: float = 30.0) -> None:  # noqa: ANN001
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def answer(client: openai.OpenAI, model: str, system: str | None = None) -> str:

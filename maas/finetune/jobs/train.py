@@ -24,6 +24,7 @@ from typing import Any
 
 from maas.catalog.models import ModelManifest
 from maas.finetune.datasets import DatasetError, load_train
+from maas.finetune.evaluation import greedy_answers
 from maas.finetune.jobs import plan
 from maas.finetune.jobs.protocol import Emitter
 from maas.finetune.store import BUILD_FILE, EVAL_FILE
@@ -81,28 +82,10 @@ def heldout_loss(model: Any, examples: list[tuple[list[int], list[int]]]) -> tup
     return total / max(1, count), right / max(1, count)
 
 
-def answers(model: Any, tokenizer: Any, prompts: list[list[dict[str, str]]]) -> list[str]:
-    """Greedy answers, batched with left padding."""
-    import torch
-
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    texts = [tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False)
-             for p in prompts]
-    batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-    with torch.inference_mode():
-        out = model.generate(**batch, max_new_tokens=MAX_NEW_TOKENS, do_sample=False,
-                             pad_token_id=tokenizer.pad_token_id)
-    tokenizer.padding_side = "right"
-    width = batch["input_ids"].shape[1]
-    return [tokenizer.decode(row[width:], skip_special_tokens=True).strip() for row in out]
-
-
 def _score(model: Any, tokenizer: Any, examples: list[tuple[list[int], list[int]]],
            chats: list[list[dict[str, str]]]) -> dict[str, Any]:
     loss, accuracy = heldout_loss(model, examples)
-    said = answers(model, tokenizer, [c[:-1] for c in chats])
+    said = greedy_answers(model, tokenizer, [c[:-1] for c in chats], MAX_NEW_TOKENS)
     f1 = [word_f1(a, c[-1]["content"]) for a, c in zip(said, chats, strict=True)]
     return {"loss": round(loss, 4), "token_accuracy": round(accuracy, 4),
             "answer_f1": round(sum(f1) / len(f1), 4), "answers": said}
