@@ -20,14 +20,13 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from maas.api.deps import in_session, principal, services
+from maas.api.uploads import read_limited
 from maas.errors import InvalidRequest, ModelNotFound
 from maas.finetune.jobs import files, plan, service
-from maas.knowledge.uploads import DocumentTooLarge
 from maas.services import Services
 from maas.tenancy.principal import TENANT_ADMIN, Principal, require_tenant
 
 router = APIRouter(tags=["fine-tuning"])
-READ_CHUNK = 1 << 20
 
 
 class SupervisedSpec(BaseModel):
@@ -77,17 +76,6 @@ def _page(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
 # ---------------------------------------------------------------------- files
 
 
-async def _read_limited(upload: UploadFile, limit: int) -> bytes:
-    chunks, size = [], 0
-    while chunk := await upload.read(READ_CHUNK):
-        size += len(chunk)
-        if size > limit:
-            raise DocumentTooLarge(f"{upload.filename} is over the {limit / 1e6:g} MB limit "
-                                   "for fine-tune files", param="file")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 @router.post("/v1/files")
 async def upload_file(file: UploadFile = File(...), purpose: str = Form(...),
                       who: Principal = Depends(principal), svc: Services = Depends(services)
@@ -96,7 +84,8 @@ async def upload_file(file: UploadFile = File(...), purpose: str = Form(...),
     if purpose != files.PURPOSE:
         raise InvalidRequest(f"purpose must be {files.PURPOSE!r}: this server keeps files "
                              "for fine-tuning only", param="purpose")
-    data = await _read_limited(file, int(svc.settings.fine_tuning_max_file_mb * 1_000_000))
+    limit = int(svc.settings.fine_tuning_max_file_mb * 1_000_000)
+    data = await read_limited(file, limit, "for fine-tune files")
     record = await in_session(svc, lambda s: files.store_file(
         s, svc.settings.data_dir, who.tenant_id, file.filename or "upload.jsonl", purpose,
         data, who.actor))

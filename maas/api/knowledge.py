@@ -14,16 +14,15 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from maas.api.deps import principal, services
+from maas.api.uploads import read_limited
 from maas.errors import InvalidRequest
 from maas.knowledge.service import DEFAULT_EMBEDDING_MODEL, QueryMeter, document_view, kb_view
-from maas.knowledge.uploads import DocumentTooLarge
 from maas.metering.charges import record_usage
 from maas.metering.pricing import Price
 from maas.services import Services
 from maas.tenancy.principal import Principal
 
 router = APIRouter(prefix="/v1/knowledge_bases", tags=["knowledge"])
-READ_CHUNK = 1 << 20
 #: Search filter names (API) -> chunk fields.
 FILTER_FIELDS = {"document_id": "doc_id", "document": "doc_name", "kind": "kind",
                  "page": "page", "section": "section"}
@@ -56,17 +55,6 @@ def _filters(filters: dict[str, Any] | None) -> dict[str, Any] | None:
         raise InvalidRequest(f"unknown filter {unknown[0]!r}; one of "
                              f"{', '.join(FILTER_FIELDS)}", param="filters")
     return {FILTER_FIELDS[k]: v for k, v in filters.items()}
-
-
-async def _read_limited(upload: UploadFile, limit: int) -> bytes:
-    parts, size = [], 0
-    while chunk := await upload.read(READ_CHUNK):
-        size += len(chunk)
-        if size > limit:
-            raise DocumentTooLarge(f"{upload.filename} is over the {limit / 1e6:.0f} MB limit",
-                                   param="file")
-        parts.append(chunk)
-    return b"".join(parts)
 
 
 @router.post("", status_code=201)
@@ -107,7 +95,7 @@ async def upload(kb_id: str, request: Request, file: UploadFile = File(...),
                  ) -> dict[str, Any]:
     limit = int(svc.settings.max_upload_mb * 1_000_000)
     await asyncio.to_thread(svc.knowledge.get, who, kb_id)  # 404 before reading the body
-    data = await _read_limited(file, limit)
+    data = await read_limited(file, limit)
     doc, tokens = await svc.knowledge.add_document(who, kb_id, file.filename or "", data)
     if svc.meter.enabled and tokens:
         await asyncio.to_thread(_meter_ingest, svc, who, doc.kb_id, tokens,
