@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import socket
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +30,7 @@ from maas.catalog.models import WORKER_ENGINES, EngineSpec, ModelManifest
 from maas.engines.commands import engine_command, worker_env
 from maas.engines.registry import FAILED, LOADING, READY, ModelRegistry
 from maas.engines.vllm_server import Adapter, lora_capacity, wants_runtime_lora
+from maas.processes import stop_process_group
 from maas.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -359,18 +359,13 @@ class Supervisor:
         return response.status_code == 200
 
     async def _terminate(self, proc: EngineProcess, keep: bool = False) -> None:
-        """SIGTERM the process group, SIGKILL after a grace period."""
+        """Stop the engine's process group (SIGTERM, SIGKILL after a grace period).
+
+        An engine that already exited is left as it is, for `_tend` to see its exit code."""
         process = proc.process
         proc.ready.clear()
         if process is None or process.returncode is not None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), STOP_GRACE_SECONDS)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            await process.wait()
+        await stop_process_group(process, STOP_GRACE_SECONDS)
         if not keep:
             proc.process = None

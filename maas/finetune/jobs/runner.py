@@ -25,7 +25,6 @@ import logging
 import os
 import secrets
 import shutil
-import signal
 import socket
 import sys
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from maas.db.tables import FineTuneFile, FineTuneJob, Plan, Tenant, utcnow
 from maas.engines.registry import ModelRegistry
 from maas.finetune.jobs import service
 from maas.finetune.jobs.protocol import parse
+from maas.processes import stop_process_group
 from maas.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -284,18 +284,9 @@ class FineTuningRunner:
             self.running.pop(job.id, None)
 
     async def _kill(self, run: Running) -> None:
-        """SIGTERM to the training process group, SIGKILL after a grace period."""
-        process = run.process
-        if process is None or process.returncode is not None:
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, sig)
-            try:
-                await asyncio.wait_for(process.wait(), KILL_GRACE)
-                return
-            except TimeoutError:
-                continue
+        """Stop the training process group (SIGTERM, SIGKILL after a grace period)."""
+        if run.process is not None:
+            await stop_process_group(run.process, KILL_GRACE)
 
     def _tail(self, work: Path) -> str:
         try:
