@@ -34,16 +34,17 @@ class AppCharge:
         return f"app:{self.slug}"
 
 
-def available(session: Session, who: Principal, charge: AppCharge) -> int:
-    lots = eligible_lots(session, who.tenant_id, charge.model_id, [charge.industry])
-    return sum(lot.remaining for lot in lots)
+def usable_credits(session: Session, tenant_id: str, model_id: str,
+                   industries: list[str]) -> int:
+    """Micro-credits a tenant's lots hold now for spending on `model_id`."""
+    return sum(lot.remaining for lot in eligible_lots(session, tenant_id, model_id, industries))
 
 
 def affordable(session: Session, who: Principal, charge: AppCharge) -> None:
     """Raise 402 if a prepaid tenant cannot pay this fee now."""
     if who.billing != "prepaid" or charge.amount <= 0:
         return
-    have = available(session, who, charge)
+    have = usable_credits(session, who.tenant_id, charge.model_id, [charge.industry])
     if have < charge.amount:
         raise InsufficientCredits(
             f"app {charge.slug!r} costs {micro_to_credits(charge.amount):.6f} credits "

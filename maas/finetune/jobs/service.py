@@ -19,8 +19,7 @@ from maas.errors import Conflict, InsufficientCredits, InvalidRequest, NotFound,
 from maas.finetune.jobs import plan
 from maas.finetune.jobs.files import ACTIVE, get_file, unix
 from maas.limits.policy import Limits
-from maas.metering.charges import record_usage
-from maas.metering.credits import eligible_lots
+from maas.metering.charges import record_usage, usable_credits
 from maas.metering.pricing import Price, micro_to_credits
 from maas.tenancy.principal import MEMBER, Principal
 
@@ -127,8 +126,7 @@ def create_job(session: Session, who: Principal, base: ModelManifest | None, mod
     _check_limits(session, who, who.plan_limits, train.examples, tokens, owned_models)
     cost = training_price(base, price_factor).cost(tokens, 0)
     if who.billing == "prepaid" and cost > 0:
-        have = sum(lot.remaining for lot in eligible_lots(session, who.tenant_id, base.id,
-                                                          base.industries))
+        have = usable_credits(session, who.tenant_id, base.id, base.industries)
         if have < cost:
             raise InsufficientCredits(
                 f"this job may cost up to {micro_to_credits(cost):.6f} credits (about {tokens} "
