@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
+from maas.catalog.models import ModelManifest
 from maas.db.database import Database
 from maas.db.tables import FineTuneFile, FineTuneJob, Plan, Tenant, utcnow
 from maas.engines.registry import ModelRegistry
@@ -175,18 +176,32 @@ class FineTuningRunner:
                 shutil.rmtree(work_dir(self.settings.data_dir, job_id), ignore_errors=True)
         return failed
 
+    def _close(self, session: Session, job_id: str, any_runner: bool = False,
+               **values: Any) -> FineTuneJob | None:
+        """Move a running job (ours, unless `any_runner`) to its final state in one guarded
+        UPDATE; None when it is not running there any more (cancelled meanwhile, or failed
+        by another runner), in which case nothing was changed."""
+        where = [col(FineTuneJob.id) == job_id, col(FineTuneJob.status) == "running"]
+        if not any_runner:
+            where.append(col(FineTuneJob.runner_id) == self.runner_id)
+        result = session.execute(update(FineTuneJob).where(*where).values(
+            finished_at=utcnow(), **values))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        return session.get(FineTuneJob, job_id)
+
+    def _charge(self, session: Session, job: FineTuneJob, base: ModelManifest,
+                trained: int) -> None:
+        if self.settings.metering:
+            job.usage_id = service.charge(session, job, base, trained,
+                                          self.settings.fine_tuning_price_factor)
+
     def _fail(self, job_id: str, code: str, message: str, any_runner: bool = False) -> bool:
         with self.db.session() as session:
-            where = [col(FineTuneJob.id) == job_id, col(FineTuneJob.status) == "running"]
-            if not any_runner:
-                where.append(col(FineTuneJob.runner_id) == self.runner_id)
-            result = session.execute(update(FineTuneJob).where(*where).values(
-                status="failed", finished_at=utcnow(),
-                error={"code": code, "message": message, "param": None}))
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            job = self._close(session, job_id, any_runner, status="failed",
+                              error={"code": code, "message": message, "param": None})
+            if job is None:
                 return False
-            job = session.get(FineTuneJob, job_id)
-            assert job is not None
             service.add_event(session, job, f"Job failed: {message}", level="error")
         return True
 
@@ -328,21 +343,13 @@ class FineTuningRunner:
                                                       f"{exc}")
             return
         with self.db.session() as session:
-            done = session.execute(update(FineTuneJob).where(
-                col(FineTuneJob.id) == job.id, col(FineTuneJob.status) == "running",
-                col(FineTuneJob.runner_id) == self.runner_id).values(
-                status="succeeded", finished_at=utcnow(), fine_tuned_model=job.model_id,
-                trained_tokens=trained, step=job.total_steps,
-                result={**job.result, "eval": evaluation}))
-            if done.rowcount != 1:  # type: ignore[attr-defined]
-                session.rollback()
+            current = self._close(session, job.id, status="succeeded",
+                                  fine_tuned_model=job.model_id, trained_tokens=trained,
+                                  step=job.total_steps, result={**job.result, "eval": evaluation})
+            if current is None:
                 self._unregister(job, target)
                 return
-            current = session.get(FineTuneJob, job.id)
-            assert current is not None
-            if self.settings.metering:
-                current.usage_id = service.charge(session, current, base, trained,
-                                                  self.settings.fine_tuning_price_factor)
+            self._charge(session, current, base, trained)
             service.add_event(session, current, f"New fine-tuned model created: "
                               f"{job.model_id}")
             service.add_event(session, current, "The job has successfully completed")
@@ -353,7 +360,7 @@ class FineTuningRunner:
             self.registry.remove_private(job.model_id, job.tenant_id)
         shutil.rmtree(target, ignore_errors=True)
 
-    def _not_better(self, job: FineTuneJob, base: Any, evaluation: dict[str, Any],
+    def _not_better(self, job: FineTuneJob, base: ModelManifest, evaluation: dict[str, Any],
                     trained: int) -> None:
         """Training ran but the adapter did not beat its base: no model, and the job says
         so with both scores (the tokens were trained, so they are charged)."""
@@ -363,17 +370,11 @@ class FineTuningRunner:
                    f"vs {b.get('answer_f1')}); no model was created. Try more examples or "
                    "epochs.")
         with self.db.session() as session:
-            result = session.execute(update(FineTuneJob).where(
-                col(FineTuneJob.id) == job.id, col(FineTuneJob.status) == "running",
-                col(FineTuneJob.runner_id) == self.runner_id).values(
-                status="failed", finished_at=utcnow(), trained_tokens=trained,
+            current = self._close(
+                session, job.id, status="failed", trained_tokens=trained,
                 result={**job.result, "eval": evaluation},
-                error={"code": "adapter_not_better", "message": message, "param": None}))
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+                error={"code": "adapter_not_better", "message": message, "param": None})
+            if current is None:
                 return
-            current = session.get(FineTuneJob, job.id)
-            assert current is not None
-            if self.settings.metering:
-                current.usage_id = service.charge(session, current, base, trained,
-                                                  self.settings.fine_tuning_price_factor)
+            self._charge(session, current, base, trained)
             service.add_event(session, current, f"Job failed: {message}", level="error")
