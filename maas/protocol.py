@@ -159,6 +159,19 @@ class EmbeddingRequest(OpenAIRequest):
         return [self.input] if isinstance(self.input, str) else list(self.input)  # type: ignore[arg-type]
 
 
+def with_system_prompt(system_prompt: str | None, messages: list[dict[str, Any]]
+                       ) -> list[dict[str, Any]]:
+    """`system_prompt` in front of a chat that does not open with a system message.
+
+    A model's default persona (an industry model's adapter was trained with it): the one
+    rule the CPU worker, the gateway (for engines that do not know the prompt) and the
+    adapter training all apply, so a model sees the same prompt on every path.
+    """
+    if system_prompt and messages and messages[0].get("role") != "system":
+        return [{"role": "system", "content": system_prompt}, *messages]
+    return messages
+
+
 # --------------------------------------------------------------------------- responses
 
 

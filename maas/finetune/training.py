@@ -27,6 +27,7 @@ from tqdm import tqdm
 from maas.catalog.models import AdapterSpec, ModelManifest, load_model_manifest
 from maas.finetune.datasets import dataset_dir, load_train
 from maas.finetune.store import BUILD_FILE, adapter_dir, adapter_state, build_key, read_json
+from maas.protocol import with_system_prompt
 from maas.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,15 +53,7 @@ def base_weights_dir(manifest: ModelManifest, settings: Settings) -> Path:
 
 def with_system(manifest: ModelManifest, messages: list[dict[str, str]]) -> list[dict[str, str]]:
     """The manifest's system prompt in front of a chat that has none (as served)."""
-    return with_prompt(manifest.system_prompt, messages)
-
-
-def with_prompt(system_prompt: str | None, messages: list[dict[str, str]]
-                ) -> list[dict[str, str]]:
-    """`system_prompt` in front of a chat that has no system message of its own."""
-    if system_prompt and messages[0]["role"] != "system":
-        return [{"role": "system", "content": system_prompt}, *messages]
-    return messages
+    return with_system_prompt(manifest.system_prompt, messages)
 
 
 def _ids(tokenizer: Any, messages: list[dict[str, str]], generation_prompt: bool) -> list[int]:

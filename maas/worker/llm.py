@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from maas.catalog.models import ModelManifest
+from maas.protocol import with_system_prompt
 from maas.settings import Settings
 from maas.worker.errors import PromptTooLong, WorkerError
 from maas.worker.generation import GenerationEngine, GenerationRequest, SeqEvent, build_request
@@ -183,10 +184,7 @@ class TransformersBackend:
 
     # ------------------------------------------------------------------ prompts
     def chat_prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
-        if (self.manifest.system_prompt and messages
-                and messages[0].get("role") != "system"):
-            # The manifest's default persona (an industry model was trained with it).
-            messages = [{"role": "system", "content": self.manifest.system_prompt}, *messages]
+        messages = with_system_prompt(self.manifest.system_prompt, messages)
         with self._tokenizer_lock:
             encoded = self.tokenizer.apply_chat_template(
                 messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)

@@ -24,7 +24,7 @@ from maas.engines.router import Route
 from maas.engines.upstream import UpstreamStatusError
 from maas.errors import EngineUnreachable, InvalidRequest, MaasError, ModelNotFound, UpstreamError
 from maas.metering.meter import Admission
-from maas.protocol import OpenAIRequest, SamplingRequest, error_body
+from maas.protocol import OpenAIRequest, SamplingRequest, error_body, with_system_prompt
 from maas.services import Services
 from maas.tenancy.principal import Principal
 
@@ -122,12 +122,9 @@ class Forwarder:
 
     def _payload(self, body: dict[str, Any]) -> dict[str, Any]:
         payload = {**body, "model": self.route.upstream_model}
-        messages = payload.get("messages")
-        if (self.route.system_prompt and isinstance(messages, list)
-                and not any(m.get("role") == "system" for m in messages)):
-            # The model's persona (an industry adapter was trained with it).
-            payload["messages"] = [{"role": "system", "content": self.route.system_prompt},
-                                   *messages]
+        if isinstance(payload.get("messages"), list):
+            payload["messages"] = with_system_prompt(self.route.system_prompt,
+                                                     payload["messages"])
         return payload
 
     def _retryable(self, exc: UpstreamError) -> bool:

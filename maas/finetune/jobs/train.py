@@ -35,8 +35,8 @@ from maas.finetune.training import (
     load_base,
     pad_id_of,
     train_lora,
-    with_prompt,
 )
+from maas.protocol import with_system_prompt
 
 #: New tokens per generated held-out answer.
 MAX_NEW_TOKENS = 64
@@ -124,10 +124,11 @@ def run(spec: dict[str, Any], emit: Emitter) -> None:
                    resolved.learning_rate, spec["seed"], plan.TARGET_MODULES)
     model, tokenizer = load_base(weights, base.chat_template, spec.get("torch_threads"),
                                  spec["seed"])
-    system = base.system_prompt
+    train_prompts = [with_system_prompt(base.system_prompt, c) for c in train_chats]
+    eval_prompts = [with_system_prompt(base.system_prompt, c) for c in eval_chats]
     try:
-        train_examples = [encode_example(tokenizer, with_prompt(system, c)) for c in train_chats]
-        eval_examples = [encode_example(tokenizer, with_prompt(system, c)) for c in eval_chats]
+        train_examples = [encode_example(tokenizer, c) for c in train_prompts]
+        eval_examples = [encode_example(tokenizer, c) for c in eval_prompts]
     except ValueError as exc:
         raise JobFailed("invalid_file", f"a chat does not fit the base's template: {exc}"
                         ) from exc
@@ -138,7 +139,6 @@ def run(spec: dict[str, Any], emit: Emitter) -> None:
         raise JobFailed("fine_tuning_tokens_limit",
                         f"this job would train on {trained_tokens} tokens, more than the plan's "
                         f"fine_tuning_tokens limit of {limit}; use fewer epochs or examples")
-    eval_prompts = [with_prompt(system, c) for c in eval_chats]
     emit.event("Scoring the base model on the held-out examples")
     base_scores = _score(model, tokenizer, eval_examples, eval_prompts)
     emit.event(f"Training started: {resolved.steps} steps, batch {resolved.batch_size}, "
