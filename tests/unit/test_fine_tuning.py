@@ -95,7 +95,7 @@ def test_hyperparameters_resolve() -> None:
                 {"n_epochs": 2, "steps": 3}, {"warmup": 1}):
         with pytest.raises(ValidationError):
             plan.Hyperparameters.model_validate(bad)
-    assert plan.estimated_trained_tokens(1000, 10, 9, plan.resolve(
+    assert plan.estimated_trained_tokens(1000, 10, plan.resolve(
         plan.Hyperparameters(steps=3, batch_size=2), 9)) == 600
 
 

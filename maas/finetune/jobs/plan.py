@@ -104,10 +104,9 @@ def train_size(examples: int, has_validation: bool) -> int:
     return examples if has_validation else examples - eval_count(examples)
 
 
-def estimated_trained_tokens(file_tokens: int, examples: int, n_train: int,
-                             resolved: Resolved) -> int:
+def estimated_trained_tokens(file_tokens: int, examples: int, resolved: Resolved) -> int:
     """Tokens the run will see, from the upload's estimate (an upper bound for byte-level
-    tokenizers: it counts characters): training share x examples seen / examples."""
+    tokenizers: it counts characters): the mean tokens of an example x examples seen."""
     per_example = file_tokens / max(1, examples)
     return math.ceil(per_example * resolved.steps * resolved.batch_size)
 

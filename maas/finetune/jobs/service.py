@@ -115,8 +115,7 @@ def create_job(session: Session, who: Principal, base: ModelManifest | None, mod
                              code="invalid_training_file")
     n_train = plan.train_size(train.examples, valid is not None)
     resolved = plan.resolve(hp, n_train)
-    tokens = plan.estimated_trained_tokens(train.estimated_tokens, train.examples, n_train,
-                                           resolved)
+    tokens = plan.estimated_trained_tokens(train.estimated_tokens, train.examples, resolved)
     job_id = "ftjob-" + secrets.token_hex(12)
     target = plan.model_id(base.id, suffix, job_id)
     clash = session.exec(select(FineTuneJob.id).where(
