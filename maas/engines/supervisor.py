@@ -76,7 +76,6 @@ class EngineProcess:
 class HostedModel:
     """A LoRA model served by its base's vLLM server (no process of its own)."""
 
-    manifest: ModelManifest
     base: str
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -91,8 +90,8 @@ class Supervisor:
         self.registry = registry
         self.http = http
         self.command = command
-        #: model id -> the (name, path) LoRA adapters its vLLM server starts with.
-        self.adapters = adapters
+        #: vLLM base model id -> the (name, path) LoRA adapters its server should serve.
+        self.adapters: Callable[[str], Sequence[Adapter]] = adapters or (lambda _base: ())
         self.processes: dict[str, EngineProcess] = {}
         self.hosted: dict[str, HostedModel] = {}
         self._task: asyncio.Task[None] | None = None
@@ -179,14 +178,14 @@ class Supervisor:
             await asyncio.to_thread(self.registry.refresh)
             records = await asyncio.to_thread(self.registry.list)
             wanted: dict[str, tuple[ModelManifest, EngineSpec]] = {}
-            hosted: dict[str, ModelManifest] = {}
+            hosted: dict[str, str] = {}  # LoRA model id -> its base
             for record in records:
                 manifest = self.registry.manifests.get(record.id)
                 if manifest is None or not record.enabled or record.engine is None:
                     continue
                 spec = next(e for e in manifest.engines if e.kind == record.engine)
                 if spec.kind == "vllm" and manifest.base is not None:
-                    hosted[record.id] = manifest
+                    hosted[record.id] = manifest.base
                 elif spec.kind in WORKER_ENGINES or spec.kind == "vllm":
                     wanted[record.id] = (manifest, spec)
                 elif spec.kind == "remote":
@@ -239,15 +238,14 @@ class Supervisor:
         if healthy and proc.healthy_since and now - proc.healthy_since > HEALTHY_RESET_SECONDS:
             proc.restarts = 0
 
-    async def _tend_hosted(self, hosted: dict[str, ModelManifest]) -> None:
+    async def _tend_hosted(self, hosted: dict[str, str]) -> None:
         """Keep each vLLM base's loaded adapters equal to what it should serve, and publish
         the hosted models' status."""
         for model_id in list(self.hosted):
             if model_id not in hosted:
                 self.hosted.pop(model_id).ready.clear()
-        for model_id, manifest in hosted.items():
-            assert manifest.base is not None
-            self.hosted.setdefault(model_id, HostedModel(manifest, manifest.base))
+        for model_id, base in hosted.items():
+            self.hosted.setdefault(model_id, HostedModel(base))
         failed: dict[str, str] = {}
         for proc in list(self.processes.values()):
             if proc.spec.kind == "vllm" and proc.ready.is_set():
@@ -274,8 +272,7 @@ class Supervisor:
         More adapters than LoRA slots: restart the server (it comes back with them all on
         its command line) rather than risk a batch with no free slot for the base.
         """
-        want = {name: str(path) for name, path in
-                (self.adapters(proc.manifest.id) if self.adapters else [])}
+        want = {name: str(path) for name, path in self.adapters(proc.manifest.id)}
         if len(want) > proc.lora_slots:
             log.info("%s: %d adapters wanted, %d LoRA slots; restarting it with them all",
                      proc.manifest.id, len(want), proc.lora_slots)
@@ -327,7 +324,7 @@ class Supervisor:
         extra: dict[str, Sequence[Adapter]] = {}
         proc.loras, proc.lora_slots = {}, 0
         if proc.spec.kind == "vllm":
-            adapters = list(self.adapters(proc.manifest.id)) if self.adapters else []
+            adapters = list(self.adapters(proc.manifest.id))
             if adapters:
                 extra["adapters"] = adapters
             proc.loras = {name: str(path) for name, path in adapters}
