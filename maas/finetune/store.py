@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,19 +130,3 @@ def adapter_state(manifest: ModelManifest, settings: Settings) -> AdapterState:
                             f"adapter scored {evaluation.get('adapter_score')} and did not "
                             f"beat its base ({evaluation.get('base_score')})", evaluation)
     return AdapterState(manifest.id, path, True, True, None, evaluation)
-
-
-def ready_adapters(manifests: Iterable[ModelManifest], settings: Settings
-                   ) -> list[tuple[str, Path]]:
-    """(industry model id, adapter directory) for every ready adapter, sorted by id.
-
-    For engines that load adapters onto a shared base, e.g. vLLM's
-    `--lora-modules id=path` on the base model's server.
-    """
-    out = []
-    for manifest in manifests:
-        if manifest.is_industry:
-            state = adapter_state(manifest, settings)
-            if state.ready:
-                out.append((manifest.id, state.path))
-    return sorted(out)

@@ -29,7 +29,6 @@ from maas.finetune.store import (
     adapter_dir,
     adapter_state,
     build_key,
-    ready_adapters,
 )
 from maas.knowledge.loaders import load
 from maas.knowledge.uploads import check_upload
@@ -188,12 +187,12 @@ def test_only_an_adapter_that_beat_its_base_is_ready(library: Settings) -> None:
     assert "maas models eval" in adapter_state(manifest, library).reason
     (adapter_dir(manifest, library) / EVAL_FILE).write_text(
         json.dumps({"ready": False, "base_score": 0.2, "adapter_score": 0.1}))
-    assert "did not beat its base" in adapter_state(manifest, library).reason
-    assert ready_adapters([manifest], library) == []
+    state = adapter_state(manifest, library)
+    assert "did not beat its base" in state.reason and not state.ready
     (adapter_dir(manifest, library) / EVAL_FILE).write_text(
         json.dumps({"ready": True, "base_score": 0.1, "adapter_score": 0.8}))
-    assert adapter_state(manifest, library).ready
-    assert ready_adapters([manifest], library) == [(manifest.id, adapter_dir(manifest, library))]
+    state = adapter_state(manifest, library)
+    assert state.ready and state.path == adapter_dir(manifest, library)
 
 
 def test_registry_lists_an_industry_model_only_when_ready(library: Settings) -> None:
