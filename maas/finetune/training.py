@@ -115,6 +115,10 @@ class LoraRun:
         return cls(spec.rank, spec.alpha, spec.dropout, spec.steps, spec.batch_size,
                    spec.learning_rate, spec.seed, tuple(spec.target_modules))
 
+    def batches(self, count: int) -> list[list[int]]:
+        """The batches of indices into `count` examples this run trains on, in order."""
+        return batch_order(count, min(self.batch_size, count), self.steps, self.seed)
+
 
 def load_base(weights: Path, chat_template: str | None, torch_threads: int | None,
               seed: int) -> tuple[Any, Any]:
@@ -157,8 +161,7 @@ def train_lora(model: Any, examples: list[tuple[list[int], list[int]]], pad_id: 
     optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
                                   lr=run.learning_rate, weight_decay=0.0)
     losses: list[float] = []
-    bar = tqdm(batch_order(len(examples), min(run.batch_size, len(examples)), run.steps,
-                        run.seed), desc=f"training {desc}", unit="step")
+    bar = tqdm(run.batches(len(examples)), desc=f"training {desc}", unit="step")
     for step, batch in enumerate(bar, start=1):
         inputs = _collate([examples[i] for i in batch], pad_id)
         loss = model(**inputs).loss

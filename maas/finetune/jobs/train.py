@@ -30,7 +30,6 @@ from maas.finetune.jobs.protocol import Emitter
 from maas.finetune.store import BUILD_FILE, EVAL_FILE
 from maas.finetune.training import (
     LoraRun,
-    batch_order,
     encode_example,
     load_base,
     pad_id_of,
@@ -132,7 +131,7 @@ def run(spec: dict[str, Any], emit: Emitter) -> None:
     except ValueError as exc:
         raise JobFailed("invalid_file", f"a chat does not fit the base's template: {exc}"
                         ) from exc
-    batches = _batch_plan(len(train_examples), run_)
+    batches = run_.batches(len(train_examples))  # what train_lora will train on
     trained_tokens = sum(len(train_examples[i][0]) for batch in batches for i in batch)
     limit = spec.get("max_trained_tokens")
     if limit and trained_tokens > limit:
@@ -182,11 +181,6 @@ def run(spec: dict[str, Any], emit: Emitter) -> None:
                f"adapter {adapter_scores['answer_f1']:.3f}", type_="metrics",
                data={"base": base_scores, "adapter": adapter_scores, "ready": better})
     emit.result(trained_tokens, {k: v for k, v in evaluation.items() if k != "items"})
-
-
-def _batch_plan(count: int, run_: LoraRun) -> list[list[int]]:
-    """The batches `train_lora` will draw (same seed, same order): what is trained on."""
-    return batch_order(count, min(run_.batch_size, count), run_.steps, run_.seed)
 
 
 def main(argv: list[str]) -> int:
