@@ -15,7 +15,7 @@ from typing import Any
 from maas.catalog.models import ModelManifest
 from maas.finetune.datasets import EvalItem, dataset_dir, fact_score, load_eval
 from maas.finetune.store import EVAL_FILE, adapter_state, build_key
-from maas.finetune.training import base_weights_dir, with_system
+from maas.finetune.training import base_weights_dir, load_base, with_system
 from maas.settings import Settings
 
 #: New tokens per answer: the datasets' answers are one or two sentences.
@@ -57,9 +57,7 @@ def greedy_answers(model: Any, tokenizer: Any, prompts: list[list[dict[str, str]
 
 def evaluate_adapter(manifest: ModelManifest, settings: Settings) -> EvalResult:
     """Score base and adapter on eval.jsonl and record the verdict next to the adapter."""
-    import torch
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if manifest.adapter is None:
         raise ValueError(f"{manifest.id} is not an industry model (no adapter:)")
@@ -69,12 +67,9 @@ def evaluate_adapter(manifest: ModelManifest, settings: Settings) -> EvalResult:
     items: list[EvalItem] = load_eval(
         dataset_dir(settings.models_dir, manifest.adapter.dataset) / "eval.jsonl")
     started = time.monotonic()
-    weights = base_weights_dir(manifest, settings)
-    tokenizer = AutoTokenizer.from_pretrained(str(weights))
-    if manifest.chat_template:
-        tokenizer.chat_template = manifest.chat_template
-    base = AutoModelForCausalLM.from_pretrained(str(weights), dtype=torch.bfloat16).eval()
-    model = PeftModel.from_pretrained(base, str(state.path)).eval()
+    base, tokenizer = load_base(base_weights_dir(manifest, settings), manifest.chat_template,
+                                settings.torch_threads, manifest.adapter.seed)
+    model = PeftModel.from_pretrained(base.eval(), str(state.path)).eval()
     prompts = [with_system(manifest, [{"role": "user", "content": i.question}]) for i in items]
     with model.disable_adapter():
         base_answers = greedy_answers(model, tokenizer, prompts)
