@@ -13,12 +13,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from maas.catalog.models import ID_PATTERN
+from maas.catalog.models import ID_PATTERN, AdapterSpec
 
-#: The industry adapters' learning rate; `learning_rate_multiplier` scales it.
-BASE_LEARNING_RATE = 2e-3
-RANK, ALPHA = 8, 16
-TARGET_MODULES = ("q_proj", "v_proj")
+#: Tenants' jobs train the same adapter as the industry models' defaults (`AdapterSpec`):
+#: rank, alpha, target modules, and the learning rate `learning_rate_multiplier` scales.
+_INDUSTRY = AdapterSpec(dataset="defaults")
+RANK, ALPHA = _INDUSTRY.rank, _INDUSTRY.alpha
+TARGET_MODULES = tuple(_INDUSTRY.target_modules)
+BASE_LEARNING_RATE = _INDUSTRY.learning_rate
 #: "auto" epochs aim at about this many steps (2-3 s each at batch 8 on two idle cores).
 TARGET_STEPS = 40
 MAX_AUTO_EPOCHS = 10
